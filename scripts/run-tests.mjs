@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs the test suites with node's test runner (TypeScript through tsx), after building dist/ (tests spawn the
+// real `pylon` CLI from dist/). Usage: node scripts/run-tests.mjs [dir-or-file ...]   (default: test/)
+// Env: PYLON_TEST_CONCURRENCY (files run at once, default 2), PYLON_TEST_SIZE=full for full-size fault/soak runs.
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function collect(path, out) {
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    for (const e of readdirSync(path).sort()) if (e !== "node_modules" && e !== "fixtures") collect(join(path, e), out);
+  } else if (/\.test\.ts$/.test(path)) out.push(path);
+  return out;
+}
+
+const targets = process.argv.slice(2);
+const files = (targets.length ? targets : ["test"]).flatMap((t) => collect(t, []));
+if (files.length === 0) {
+  console.error("run-tests: no test files found in", targets.join(" ") || "test");
+  process.exit(1);
+}
+
+const build = spawnSync("npm", ["run", "-s", "build"], { stdio: "inherit" });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const concurrency = process.env.PYLON_TEST_CONCURRENCY ?? "2";
+const args = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=600000", ...files];
+const run = spawnSync(process.execPath, args, { stdio: "inherit" });
+process.exit(run.status ?? 1);

@@ -1,0 +1,110 @@
+import type { Socket } from "socket.io";
+import type { PylonContext, PylonModule } from "../server/module.js";
+
+/** Engine.IO error codes (engine.io Server.errors) by number, for metric labels. */
+const ENGINE_ERROR_NAMES: Record<number, string> = {
+  0: "unknown_transport",
+  1: "unknown_sid",
+  2: "bad_handshake_method",
+  3: "bad_request",
+  4: "forbidden",
+  5: "unsupported_protocol_version",
+};
+
+interface EngineSocketLike {
+  id: string;
+  protocol: number;
+  transport: { name: string };
+  request?: { socket?: { remoteAddress?: string } };
+  on(event: "close", fn: (reason: string, description?: unknown) => void): void;
+  on(event: "upgrade" | "upgrading", fn: () => void): void;
+}
+
+function transportOf(socket: Socket): string {
+  return socket.conn.transport.name;
+}
+
+/**
+ * Connection lifecycle: metrics (connections by namespace/transport/protocol, handshakes, upgrades, disconnects,
+ * engine errors and closes) and one debug log line per lifecycle event.
+ */
+export class LifecycleObserver implements PylonModule {
+  readonly name = "lifecycle";
+  #ctx: PylonContext | undefined;
+
+  setup(ctx: PylonContext): void {
+    this.#ctx = ctx;
+    const { io, metrics, logger } = ctx;
+    io.engine.on("connection", (raw: EngineSocketLike) => {
+      const protocol = String(raw.protocol);
+      metrics.handshakes.inc({ outcome: "ok" });
+      metrics.engineConnections.inc({ protocol });
+      raw.on("upgrading", () => metrics.upgrades.inc({ outcome: "attempted" }));
+      raw.on("upgrade", () => metrics.upgrades.inc({ outcome: "succeeded" }));
+      raw.on("close", (reason) => {
+        metrics.engineConnections.dec({ protocol });
+        metrics.engineCloses.inc({ reason: normalizeReason(reason) });
+      });
+    });
+    io.engine.on("connection_error", (err: { code?: number; message?: string; context?: Record<string, unknown>; req?: { url?: string } }) => {
+      const code = ENGINE_ERROR_NAMES[err.code ?? -1] ?? "other";
+      metrics.engineErrors.inc({ code });
+      const isHandshake = !/[?&]sid=/.test(err.req?.url ?? "");
+      if (isHandshake) metrics.handshakes.inc({ outcome: code });
+      logger.debug({ event: "engine_error", code, message: err.message, context: err.context }, "engine connection error");
+    });
+  }
+
+  /** Called by the namespace registry for every declared namespace. */
+  observeNamespace(name: string): void {
+    const ctx = this.#ctx;
+    if (!ctx) return;
+    const { io, metrics, logger } = ctx;
+    io.of(name).on("connection", (socket: Socket) => {
+      let transport = transportOf(socket);
+      metrics.socketsConnected.inc({ namespace: name, transport });
+      metrics.namespaceConnects.inc({ namespace: name, outcome: "ok" });
+      const log = logger.child({ socketId: socket.id, namespace: name });
+      if (log.isLevelEnabled("debug")) {
+        log.debug(
+          { event: "connect", transport, protocol: socket.conn.protocol, address: ctx.clientAddress(socket.request) },
+          "socket connected",
+        );
+      }
+      const onUpgrade = (): void => {
+        metrics.socketsConnected.dec({ namespace: name, transport });
+        transport = transportOf(socket);
+        metrics.socketsConnected.inc({ namespace: name, transport });
+        log.debug({ event: "upgrade", transport }, "socket upgraded");
+      };
+      socket.conn.on("upgrade", onUpgrade);
+      socket.once("disconnect", (reason: string) => {
+        socket.conn.off("upgrade", onUpgrade);
+        metrics.socketsConnected.dec({ namespace: name, transport });
+        metrics.disconnects.inc({ namespace: name, reason: normalizeReason(reason) });
+        log.debug({ event: "disconnect", reason, transport }, "socket disconnected");
+      });
+    });
+  }
+}
+
+/** Reasons are a small fixed set in socket.io/engine.io; anything else is bucketed to keep label cardinality bounded. */
+const KNOWN_REASONS = new Set([
+  "transport close",
+  "transport error",
+  "ping timeout",
+  "parse error",
+  "forced close",
+  "server namespace disconnect",
+  "client namespace disconnect",
+  "server shutting down",
+  "forced server close",
+  "token_expired",
+  "slow_consumer",
+  "rate_limited",
+  "draining",
+]);
+
+export function normalizeReason(reason: string): string {
+  return KNOWN_REASONS.has(reason) ? reason : "other";
+}

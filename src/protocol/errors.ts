@@ -1,0 +1,39 @@
+/**
+ * Every error code Pylon sends to clients or uses as a close/disconnect reason, with its message and whether it
+ * may cross the wire. docs/errors.md documents each; a unit test keeps the two in step.
+ * Feature modules add their codes here (one registry, never ad-hoc strings).
+ */
+export const ERROR_CODES = {
+  draining: { message: "server is draining; reconnect to another node", wire: true },
+  origin_not_allowed: { message: "Origin is not in the allowlist", wire: true },
+  invalid_namespace: { message: "Invalid namespace", wire: true },
+  invalid_payload: { message: "payload does not match the event's schema", wire: true },
+  internal_error: { message: "internal error", wire: true },
+} as const satisfies Record<string, { message: string; wire: boolean }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The error payload carried by error acks and connect_error `data`: `{ code, message }`. */
+export interface PylonErrorBody {
+  code: ErrorCode;
+  message: string;
+  /** Extra, code-specific fields (e.g. retryAfterMs, path). */
+  [extra: string]: unknown;
+}
+
+export function errorBody(code: ErrorCode, extra: Record<string, unknown> = {}): PylonErrorBody {
+  return { code, message: ERROR_CODES[code].message, ...extra };
+}
+
+/** An Error whose `data` socket.io forwards to the client's connect_error (middleware errors). */
+export class PylonError extends Error {
+  readonly data: PylonErrorBody;
+  constructor(code: ErrorCode, extra: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(ERROR_CODES[code].message, options);
+    this.name = "PylonError";
+    this.data = errorBody(code, extra);
+  }
+  get code(): ErrorCode {
+    return this.data.code;
+  }
+}
