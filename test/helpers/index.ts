@@ -1,0 +1,12 @@
+export { freePort, waitForPort } from "./ports.js";
+export { useCleanup, registerChild, registerCloser, liveChildren, killAllChildren, type Cleanup } from "./cleanup.js";
+export { spawnTracked, type TrackedChild, type ExitInfo } from "./child.js";
+export { REPO_ROOT, CLI_PATH, tempDir } from "./paths.js";
+export { startPylon, type StartPylonOptions, type PylonProcess, type LogRecord } from "./pylon-process.js";
+export { startRedis, redisPing, type RedisProcess } from "./redis.js";
+export { startNginx, nginxConf, type StartNginxOptions, type NginxProcess, type Affinity } from "./nginx.js";
+export { connectClient, connectMany, emitWithAck, transportName, type ClientSocket, type ClientOptions } from "./clients.js";
+export { waitFor, onceEvent, delay, type WaitOptions, type EmitterLike } from "./wait.js";
+export { requireBinary } from "./binaries.js";
+export { launchChromium, artifactPath, CHROMIUM_ARGS } from "./chromium.js";
+export { scrapeMetrics, parseMetrics, parseKey, metricSum } from "./metrics.js";
