@@ -9,6 +9,13 @@ export const ERROR_CODES = {
   invalid_namespace: { message: "Invalid namespace", wire: true },
   invalid_payload: { message: "payload does not match the event's schema", wire: true },
   internal_error: { message: "internal error", wire: true },
+  token_missing: { message: "an access token is required", wire: true },
+  token_expired: { message: "the access token has expired", wire: true },
+  token_invalid: { message: "the access token is invalid", wire: true },
+  forbidden: { message: "not allowed", wire: true },
+  unknown_event: { message: "unknown event", wire: true },
+  payload_too_large: { message: "payload exceeds the size or depth limit", wire: true },
+  rate_limited: { message: "rate limit exceeded; retry later", wire: true },
 } as const satisfies Record<string, { message: string; wire: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,0 +1,10 @@
+export { SecurityModule, extractToken, type SecurityModuleOptions } from "./security-module.js";
+export { createSecurityHooks, type SecurityHooks, type AuthorizeSubscribe } from "./hooks.js";
+export { Authorizer, type AuthzResult, type TargetKind } from "./authz.js";
+export { TokenVerifier } from "./jwt.js";
+export { EventValidator, type EventSpec, type EventSpecs, type ZodLike } from "./schemas.js";
+export { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore, type TakeResult } from "./rate-store.js";
+export { TokenBucket } from "./token-bucket.js";
+export { REFRESH_EVENT, DISCONNECT_EVENT } from "./socket-guard.js";
+export { DEMO_EVENTS } from "./demo-events.js";
+export type { PylonUser, SecuritySocketData } from "./user.js";
