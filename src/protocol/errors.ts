@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   invalid_namespace: { message: "Invalid namespace", wire: true },
   invalid_payload: { message: "payload does not match the event's schema", wire: true },
   internal_error: { message: "internal error", wire: true },
+  transport_not_allowed: { message: "this transport is not allowed by the server's transport policy", wire: true },
   token_missing: { message: "an access token is required", wire: true },
   token_expired: { message: "the access token has expired", wire: true },
   token_invalid: { message: "the access token is invalid", wire: true },

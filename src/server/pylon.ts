@@ -10,7 +10,8 @@ import { parseConfig, type PylonConfig, type PylonConfigInput } from "../config/
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { LifecycleObserver } from "../observability/lifecycle.js";
-import { engineOptions, applyRuntimeEngineOptions } from "../transport/engine-options.js";
+import { countingParser, oversizedPollingCounter } from "../observability/bad-input.js";
+import { engineOptions, applyRuntimeEngineOptions, transportPolicyCheck } from "../transport/engine-options.js";
 import { originCheck } from "../security/origin.js";
 import { Admission } from "./admission.js";
 import { Health } from "./health.js";
@@ -20,6 +21,7 @@ import { NamespaceRegistry } from "./namespaces.js";
 import { registerOpsRoutes } from "./ops-routes.js";
 import { runDrain } from "./drain.js";
 import { UpgradeGate } from "./upgrade-gate.js";
+import { StreamsModule, type StreamHandle } from "../delivery/streams-module.js";
 
 export interface PylonOptions {
   /** Attach to this HTTP server instead of creating one (start() then does not listen; the owner does). */
@@ -62,6 +64,8 @@ export class Pylon<
   #closePromise: Promise<void> | undefined;
   #setupDone: Promise<void> | undefined;
   readonly #trustedProxies: Set<string>;
+  /** The transport policy new handshakes follow (changes on reload). */
+  #transportPolicy: PylonConfig["engine"]["transports"];
 
   constructor(config: PylonConfig, options: PylonOptions = {}) {
     this.config = config;
@@ -70,10 +74,12 @@ export class Pylon<
     this.metrics = new Metrics(config.metrics);
     this.routes = new HttpRouter((err, req) => this.logger.error({ err, url: req.url }, "http handler failed"));
     this.#trustedProxies = new Set(config.server.trustProxy);
+    this.#transportPolicy = config.engine.transports;
     this.#ownsServer = !options.httpServer;
     this.httpServer = options.httpServer ?? createServer();
     this.io = new Server<ListenEvents, EmitEvents, ServerSideEvents, SocketData>({
       ...engineOptions(config.engine),
+      parser: countingParser(this.metrics),
       allowRequest: (req, cb) => {
         this.admission.evaluate(req).then(
           (refusal) => cb(refusal ? refusal.reason : null, !refusal),
@@ -93,6 +99,8 @@ export class Pylon<
 
     this.admission.add("draining", () => (this.health.draining ? { reason: "draining" } : null));
     this.admission.add("origin", originCheck(config.engine.corsOrigins));
+    this.admission.add("transport", transportPolicyCheck(() => this.#transportPolicy));
+    this.gate.onEngineRequest(oversizedPollingCounter(this.metrics, this.logger));
     this.#disposers.push(registerOpsRoutes(this.routes, this.health, config.metrics.enabled ? this.metrics : undefined, this.nodeId));
   }
 
@@ -115,6 +123,18 @@ export class Pylon<
 
   get state(): State {
     return this.#state;
+  }
+
+  /** The first module that is an instance of `ctor` (e.g. `pylon.module(StreamsModule)`), if any. */
+  module<T extends PylonModule>(ctor: abstract new (...args: never[]) => T): T | undefined {
+    return this.#modules.find((m): m is T => m instanceof ctor);
+  }
+
+  /** A stream of the delivery module: `pylon.stream(name).publish(event, data)`. Throws when delivery is disabled. */
+  stream(name: string): StreamHandle {
+    const streams = this.module(StreamsModule);
+    if (!streams) throw new Error("pylon.stream(): the delivery module is not loaded (delivery.enabled is false)");
+    return streams.stream(name);
   }
 
   /** Adds a module before start(). */
@@ -229,6 +249,7 @@ export class Pylon<
 
   /** Applies a reloaded config: transport policy (new handshakes follow it), log level, and module reloads. */
   reload(next: PylonConfig): void {
+    this.#transportPolicy = next.engine.transports;
     applyRuntimeEngineOptions(engineOptionsObject(this.io), next.engine);
     this.logger.level = next.log.level;
     for (const m of this.#modules) m.reload?.(next);

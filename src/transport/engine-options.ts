@@ -1,4 +1,6 @@
+import type { IncomingMessage } from "node:http";
 import type { ServerOptions } from "socket.io";
+import type { Refusal } from "../server/admission.js";
 import type { PylonConfig, TransportPolicy } from "../config/index.js";
 
 type EngineTransport = "polling" | "websocket";
@@ -38,8 +40,26 @@ export function engineOptions(engine: PylonConfig["engine"]): Partial<ServerOpti
   };
 }
 
-/** The subset of engine options that can change at runtime (SIGHUP); new handshakes follow them. */
+/**
+ * The subset of engine options that can change at runtime (SIGHUP); new handshakes follow them.
+ * engine.io checks `transports` on every request, including those of established sessions, so a transport is never
+ * removed from it at runtime (that would cut off the clients already on it): the list only grows, and handshakes on a
+ * transport the current policy excludes are refused by transportPolicyCheck() instead.
+ */
 export function applyRuntimeEngineOptions(opts: { transports: unknown; allowUpgrades?: unknown }, engine: PylonConfig["engine"]): void {
-  opts.transports = transportsFor(engine.transports);
+  const current = Array.isArray(opts.transports) ? (opts.transports as string[]) : [];
+  opts.transports = [...new Set([...current, ...transportsFor(engine.transports)])];
   opts.allowUpgrades = engine.transports === "websocket+polling";
+}
+
+/**
+ * Admission check: refuses a handshake whose transport the current policy excludes (after a runtime policy change;
+ * before one, engine.io itself answers "Transport unknown"). The client gets Engine.IO's 403 with transport_not_allowed.
+ */
+export function transportPolicyCheck(policy: () => TransportPolicy): (req: IncomingMessage) => Refusal | null {
+  return (req) => {
+    const transport = new URL(req.url ?? "/", "http://localhost").searchParams.get("transport");
+    if (transport === null) return null;
+    return (transportsFor(policy()) as string[]).includes(transport) ? null : { reason: "transport_not_allowed" };
+  };
 }

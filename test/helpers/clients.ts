@@ -5,6 +5,8 @@ export type { Socket as ClientSocket } from "socket.io-client";
 export type ClientOptions = Partial<ManagerOptions & SocketOptions> & {
   /** How long to wait for connect (default 10 s). */
   connectTimeoutMs?: number;
+  /** Called with the socket right after it is created, before it connects (attach early listeners here). */
+  onCreate?: (socket: ClientSocket) => void;
 };
 
 /**
@@ -13,8 +15,9 @@ export type ClientOptions = Partial<ManagerOptions & SocketOptions> & {
  * the socket is closed in that case. Connected sockets are closed by useCleanup() at the end of the file.
  */
 export function connectClient(url: string, opts: ClientOptions = {}): Promise<ClientSocket> {
-  const { connectTimeoutMs = 10_000, ...rest } = opts;
+  const { connectTimeoutMs = 10_000, onCreate, ...rest } = opts;
   const socket = io(url, { forceNew: true, reconnection: false, timeout: connectTimeoutMs, ...rest });
+  onCreate?.(socket);
   const unregister = registerCloser(() => socket.disconnect());
   return new Promise<ClientSocket>((resolve, reject) => {
     const cleanupListeners = (): void => {

@@ -27,9 +27,9 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, opts: WaitOpti
 
 /** Anything with on/off (or once) listeners: EventEmitter, socket.io sockets, engine.io-client sockets. */
 export interface EmitterLike {
-  on(event: string, fn: (...args: any[]) => void): unknown;
-  off?(event: string, fn: (...args: any[]) => void): unknown;
-  removeListener?(event: string, fn: (...args: any[]) => void): unknown;
+  on(event: any, fn: any): unknown;
+  off?(event: any, fn: any): unknown;
+  removeListener?(event: any, fn: any): unknown;
 }
 
 /** Resolves with the arguments of the next `event`; rejects after timeoutMs (default 10 s). */
