@@ -1,0 +1,103 @@
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Server } from "socket.io";
+import { engineConnections, engineOptionsObject } from "../../src/transport/engine-internals.js";
+import { applyRuntimeEngineOptions } from "../../src/transport/engine-options.js";
+import { parseConfig } from "../../src/config/index.js";
+import { REPO_ROOT, connectClient, onceEvent, useCleanup, waitFor } from "../helpers/index.js";
+
+useCleanup();
+
+const httpServer = createServer();
+const io = new Server(httpServer, { transports: ["polling", "websocket"] });
+await new Promise<void>((r) => httpServer.listen(0, "127.0.0.1", r));
+const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+after(() => new Promise<void>((r) => io.close(() => r())));
+
+async function handshake(transport = "polling"): Promise<{ status: number; body: string }> {
+  const res = await fetch(`${base}/socket.io/?EIO=4&transport=${transport}`);
+  return { status: res.status, body: await res.text() };
+}
+
+test("installed versions equal the exact pins in package.json", () => {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  for (const name of ["socket.io", "engine.io", "socket.io-parser", "socket.io-adapter", "ws", "socket.io-client"]) {
+    const pinned = pkg.dependencies[name];
+    assert.ok(pinned, `${name} is a direct dependency`);
+    assert.match(pinned, /^\d+\.\d+\.\d+$/, `${name} is pinned exactly`);
+    const installed = (JSON.parse(readFileSync(join(REPO_ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+    assert.equal(installed, pinned, `${name} installed ${installed}, pinned ${pinned}`);
+  }
+  // socket.io must be using the engine.io we pin (no nested copy)
+  const nested = join(REPO_ROOT, "node_modules", "socket.io", "node_modules", "engine.io", "package.json");
+  assert.throws(() => readFileSync(nested), "socket.io has no nested engine.io");
+});
+
+test("engine.clients is a plain object keyed by sid; engineConnections() lists them with id/protocol/transport/close", async () => {
+  const clients = (io.engine as unknown as { clients: unknown }).clients;
+  assert.equal(typeof clients, "object");
+  assert.ok(!(clients instanceof Map));
+  const a = await connectClient(base, { transports: ["websocket"] });
+  const b = await connectClient(base, { transports: ["polling"] });
+  const conns = engineConnections(io);
+  assert.equal(conns.length, 2);
+  assert.deepEqual(Object.keys(clients as object).sort(), [a.io.engine.id, b.io.engine.id].sort());
+  for (const c of conns) {
+    assert.equal(typeof c.id, "string");
+    assert.equal(c.protocol, 4);
+    assert.equal(c.readyState, "open");
+    assert.ok(["websocket", "polling"].includes(c.transport.name));
+  }
+  // close() at the engine level ends the session; the client sees a transport close
+  const gone = onceEvent<[string]>(a, "disconnect");
+  conns.find((c) => c.id === a.io.engine.id)!.close();
+  assert.equal((await gone)[0], "transport close");
+  await waitFor(() => engineConnections(io).length === 1, { message: "closed connection removed from engine.clients" });
+  b.disconnect();
+  await waitFor(() => engineConnections(io).length === 0, { message: "engine.clients empty" });
+});
+
+test("engine.opts.transports and allowUpgrades are read on every handshake (runtime transport policy)", async () => {
+  const opts = engineOptionsObject(io);
+  assert.deepEqual(opts.transports, ["polling", "websocket"]);
+  let hs = await handshake();
+  assert.equal(hs.status, 200);
+  assert.deepEqual(JSON.parse(hs.body.slice(1)).upgrades, ["websocket"]);
+
+  opts.transports = ["websocket"];
+  hs = await handshake();
+  assert.equal(hs.status, 400);
+  assert.deepEqual(JSON.parse(hs.body), { code: 0, message: "Transport unknown" });
+
+  opts.transports = ["polling", "websocket"];
+  opts.allowUpgrades = false;
+  hs = await handshake();
+  assert.equal(hs.status, 200);
+  assert.deepEqual(JSON.parse(hs.body.slice(1)).upgrades, []);
+  opts.allowUpgrades = true;
+});
+
+test("engine.opts.transports is checked on every request, even an established session's (why reload only widens it)", async () => {
+  const opts = engineOptionsObject(io);
+  const s = await connectClient(base, { transports: ["polling"], upgrade: false });
+  opts.transports = ["websocket"];
+  try {
+    const res = await fetch(`${base}/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(s.io.engine.id)}`);
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), { code: 0, message: "Transport unknown" });
+  } finally {
+    opts.transports = ["polling", "websocket"];
+    s.disconnect();
+  }
+  // applyRuntimeEngineOptions never removes a transport, only sets allowUpgrades per policy
+  const target = { transports: ["polling", "websocket"] as unknown, allowUpgrades: true as unknown };
+  applyRuntimeEngineOptions(target, parseConfig({ engine: { transports: "websocket" } }).engine);
+  assert.deepEqual(target, { transports: ["polling", "websocket"], allowUpgrades: false });
+  const narrow = { transports: ["websocket"] as unknown, allowUpgrades: false as unknown };
+  applyRuntimeEngineOptions(narrow, parseConfig({ engine: { transports: "websocket+polling" } }).engine);
+  assert.deepEqual(narrow, { transports: ["websocket", "polling"], allowUpgrades: true });
+});
