@@ -2,6 +2,7 @@ import { ConfigError, loadConfigFromProcess, type LoadedConfig } from "../config
 import { createPylon, type Pylon } from "../server/pylon.js";
 import { defaultModules } from "../server/modules.js";
 import { EXIT, type Io } from "./output.js";
+import { exitWithPrimary, serveRole } from "./workers.js";
 
 /** Loads config or prints the ConfigError and returns undefined. */
 export function loadOrReport(argv: readonly string[], io: Io): LoadedConfig | undefined {
@@ -20,7 +21,10 @@ export function loadOrReport(argv: readonly string[], io: Io): LoadedConfig | un
 export async function serveCommand(argv: readonly string[], io: Io): Promise<number | "running"> {
   const loaded = loadOrReport(argv, io);
   if (!loaded) return EXIT.usage;
-  const pylon = createPylon(loaded.config, { isTTY: process.stdout.isTTY === true, modules: defaultModules(loaded.config) });
+  const role = serveRole(loaded.config, process.stdout.isTTY === true); // --workers: fork (primary) or adjust (worker)
+  if (role.role === "primary") return "running";
+  const pylon = createPylon(role.config, { isTTY: process.stdout.isTTY === true, modules: defaultModules(role.config) });
+  exitWithPrimary(pylon);
   for (const w of loaded.warnings) pylon.logger.warn(w);
   if (loaded.file) pylon.logger.info({ file: loaded.file }, "config file loaded");
   try {

@@ -1,6 +1,12 @@
 import type { PylonConfig } from "../config/index.js";
 import { DemoModule } from "../demo/demo-namespace.js";
 import { DEMO_EVENTS, SecurityModule } from "../security/index.js";
+import { ClusterModule } from "../cluster/cluster-module.js";
+import { StreamsModule } from "../delivery/streams-module.js";
+import { AdminModule } from "../observability/admin/admin-module.js";
+import { WritePathModule } from "../transport/write-path-module.js";
+import { FlowModule } from "../flow/flow-module.js";
+import { DoctorProbeModule } from "../ops/probe-module.js";
 import type { PylonModule } from "./module.js";
 
 /** Static files (demo page, dashboard): web/ at the package root, two levels above this file in src/ and dist/. */
@@ -12,7 +18,13 @@ export const WEB_ROOT = new URL("../../web/", import.meta.url);
  */
 export function defaultModules(config: PylonConfig): PylonModule[] {
   const modules: PylonModule[] = [];
+  modules.push(new ClusterModule()); // first: it sets the adapter, which later modules may listen to
   modules.push(new SecurityModule(config, { events: config.server.demo ? { "/demo": DEMO_EVENTS } : {} })); // before feature middleware
+  modules.push(new WritePathModule()); // broadcast fast path on whatever adapter is set, coalescing, request release
+  if (config.flow.enabled) modules.push(new FlowModule()); // outbound limits, slow consumers, inbound limits
   if (config.server.demo) modules.push(new DemoModule(WEB_ROOT));
+  if (config.delivery.enabled) modules.push(new StreamsModule()); // streams, replay, idempotent commands (pylon:* events)
+  if (AdminModule.enabled(config)) modules.push(new AdminModule({ webRoot: WEB_ROOT, nodes: () => modules.find((m): m is ClusterModule => m instanceof ClusterModule)?.backplane?.registry })); // /admin, /api/stats, /api/cluster (needs admin.token)
+  modules.push(new DoctorProbeModule()); // `pylon doctor` probes on the engine path (bounded, read-only)
   return modules;
 }
