@@ -1,8 +1,22 @@
 /**
- * The one place that reaches into engine.io internals (versions pinned exactly in package.json).
- * test/unit/engine-internals.test.ts pins every assumption made here, so an upgrade fails loudly.
+ * The one place that reaches into engine.io / socket.io / ws internals (versions pinned exactly in package.json:
+ * socket.io 4.8.4, engine.io 6.6.11, socket.io-adapter 2.5.8, ws 8.21.3).
+ * test/unit/engine-internals.test.ts and test/unit/engine-internals-writepath.test.ts pin every assumption made
+ * here, so an upgrade fails loudly instead of silently misordering or leaking.
+ *
+ * Assumptions used by the write path (src/transport/fast-path.ts) and flow control (src/flow/):
+ * - engine Socket: `transport`, `writeBuffer` (array of packets `{ type, data, options }`), `_readyState`,
+ *   `request`, `onClose(reason)`; "transport.writable implies writeBuffer is empty" after every flush.
+ * - engine WebSocket transport: `name === "websocket"`, `writable`, `socket` (the ws WebSocket), `perMessageDeflate`.
+ * - ws WebSocket: `readyState` (1 = OPEN), `_socket` (net.Socket), `_sender.sendFrame(list, cb)`,
+ *   `_sender._bufferedBytes`, `_extensions`, `terminate()`.
+ * - socket.io Client: `writeToEngine(encodedPackets, opts)` on its prototype, `conn`.
+ * - socket.io Server: `_nsps` (Map of namespaces).
+ * - socket.io-adapter Adapter.prototype.broadcast calls `this._encode(packet, packetOpts)` and then immediately
+ *   `this.apply(opts, callback)`, synchronously, for every broadcast (local ones and those received from the
+ *   Redis / cluster adapters).
  */
-import type { Server } from "socket.io";
+import type { Namespace, Server, Socket } from "socket.io";
 
 /** An Engine.IO connection as engine.io keeps it in `engine.clients`. */
 export interface EngineConnection {
@@ -24,4 +38,222 @@ export function engineConnections(io: Server<any, any, any, any>): EngineConnect
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function engineOptionsObject(io: Server<any, any, any, any>): { transports: unknown; allowUpgrades?: unknown } {
   return io.engine.opts as unknown as { transports: unknown; allowUpgrades?: unknown };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Write path internals
+// ---------------------------------------------------------------------------------------------------------------
+
+/** net.Socket as the write path uses it. */
+export interface NetSocketLike {
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+/** ws WebSocket internals. */
+export interface WsInternals {
+  readyState: number;
+  _socket: NetSocketLike | null;
+  _sender: { sendFrame(list: readonly Buffer[], cb?: (err?: Error) => void): void; _bufferedBytes: number };
+  _extensions: Record<string, unknown>;
+  terminate(): void;
+}
+
+/** An engine.io packet in the write buffer. */
+export interface EnginePacket {
+  type: string;
+  data?: string | Buffer;
+  options?: { volatile?: boolean; wsPreEncodedFrame?: readonly Buffer[] } & Record<string, unknown>;
+}
+
+interface TransportInternals {
+  readonly name: string;
+  writable: boolean;
+  socket?: WsInternals;
+  perMessageDeflate?: unknown;
+}
+
+/** engine.io Socket internals. */
+export interface EngineConnInternals {
+  id: string;
+  _readyState: string;
+  transport: TransportInternals;
+  writeBuffer: EnginePacket[];
+  request: unknown;
+  upgrading: boolean;
+  onClose(reason: string, description?: unknown): void;
+  on(event: string, fn: (...args: unknown[]) => void): unknown;
+}
+
+/** A socket.io Socket's engine connection, typed with the internals above. */
+export function connOf(socket: Socket): EngineConnInternals {
+  return socket.conn as unknown as EngineConnInternals;
+}
+
+const WS_OPEN = 1;
+
+/**
+ * The ws WebSocket of a connection when a pre-built frame may be written straight to it now without reordering:
+ * websocket transport, transport writable, engine write buffer empty, engine socket open, no permessage-deflate,
+ * ws OPEN with a live net.Socket. Otherwise null (use the normal engine path, which queues behind what is pending).
+ */
+export function safeWebSocket(conn: EngineConnInternals): WsInternals | null {
+  const t = conn.transport;
+  if (!t.writable || conn.writeBuffer.length !== 0 || conn._readyState !== "open" || t.perMessageDeflate) return null;
+  const ws = t.socket;
+  if (ws === undefined || ws.readyState !== WS_OPEN || ws._socket === null || t.name !== "websocket") return null;
+  if (ws._extensions["permessage-deflate"] !== undefined) return null;
+  return ws;
+}
+
+/** Writes a frame built by ws's `Sender.frame()` (socket.io-adapter's `wsPreEncodedFrame`) without a callback. */
+export function writeFrame(ws: WsInternals, frame: readonly Buffer[]): void {
+  ws._sender.sendFrame(frame);
+}
+
+/** Bytes buffered in user space for a ws WebSocket (same as ws's `bufferedAmount`). */
+export function wsBufferedBytes(ws: WsInternals): number {
+  const net = ws._socket;
+  return (net === null ? 0 : net.writableLength) + ws._sender._bufferedBytes;
+}
+
+/** The ws WebSocket of a connection whose current transport is websocket (whatever its state), else null. */
+export function wsOf(conn: EngineConnInternals): WsInternals | null {
+  const t = conn.transport;
+  return t.name === "websocket" && t.socket !== undefined ? t.socket : null;
+}
+
+/** Length in bytes (approximate for strings: UTF-16 length) of a packet in the engine write buffer. */
+export function packetBytes(p: EnginePacket): number {
+  const d = p.data;
+  if (d === undefined) return 1;
+  return typeof d === "string" ? d.length + 1 : d.byteLength + 1;
+}
+
+/**
+ * Closes a connection at once with a reason that socket.io reports as the disconnect reason (e.g. "slow_consumer"),
+ * and destroys the WebSocket's TCP socket so its buffers are freed now (a close frame would queue behind them).
+ */
+export function closeConnectionNow(conn: EngineConnInternals, reason: string): void {
+  const ws = wsOf(conn);
+  if (conn._readyState !== "closed") conn.onClose(reason);
+  ws?.terminate();
+}
+
+/** Event name of an encoded socket.io EVENT packet (`2/nsp,12["name",...]`), or undefined. Slow path only. */
+export function eventNameOfEncoded(data: unknown): string | undefined {
+  if (typeof data !== "string") return undefined;
+  const start = data.indexOf('["');
+  if (start < 0 || start > 256) return undefined;
+  const end = data.indexOf('"', start + 2);
+  return end < 0 ? undefined : data.slice(start + 2, end);
+}
+
+/** The per-socket write function of socket.io's Client, replaceable per instance. */
+export type WriteToEngine = (this: unknown, encodedPackets: unknown, opts: { volatile?: boolean } & Record<string, unknown>) => void;
+
+/** socket.io Client.prototype.writeToEngine of a socket's client. */
+export function originalWriteToEngine(socket: Socket): WriteToEngine {
+  const client = socket.client as unknown as object;
+  return (Object.getPrototypeOf(client) as { writeToEngine: WriteToEngine }).writeToEngine;
+}
+
+/** socket.io's own Client#writeToEngine (the prototype's), called on a Client whose instance method is replaced. */
+export function engineWrite(client: unknown, encodedPackets: unknown, opts: Record<string, unknown>): void {
+  (Object.getPrototypeOf(client) as { writeToEngine: WriteToEngine }).writeToEngine.call(client, encodedPackets, opts);
+}
+
+/** Installs a replacement writeToEngine on one Client instance (shared function; `this` is the Client). */
+export function setClientWrite(socket: Socket, fn: WriteToEngine): void {
+  const client = socket.client as unknown as { writeToEngine: WriteToEngine };
+  if (client.writeToEngine !== fn) client.writeToEngine = fn;
+}
+
+/** The engine connection of the Client a writeToEngine call runs on. */
+export function connOfClient(client: unknown): EngineConnInternals {
+  return (client as { conn: EngineConnInternals }).conn;
+}
+
+/** socket.io's namespaces (protected `_nsps`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function namespacesOf(io: Server<any, any, any, any>): Map<string, Namespace> {
+  return (io as unknown as { _nsps: Map<string, Namespace> })._nsps;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Adapter internals (fast path mixin)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The parts of socket.io-adapter's Adapter the fast path hooks, as own properties on an instance. */
+export interface AdapterInternals {
+  nsp: Namespace;
+  rooms: Map<string, Set<string>>;
+  sids: Map<string, Set<string>>;
+  _encode(packet: unknown, packetOpts: Record<string, unknown>): unknown[];
+  apply(opts: { rooms: Set<string>; except?: Set<string>; flags?: Record<string, unknown> }, cb: (socket: Socket) => void): void;
+  addAll(id: string, rooms: Set<string>): void;
+  del(id: string, room: string): void;
+  delAll(id: string): void;
+}
+
+/** socket.io Socket.prototype.notifyOutgoingListeners (onAnyOutgoing), called for every delivery like the adapter does. */
+export function notifyOutgoing(socket: Socket, packet: unknown): void {
+  const s = socket as unknown as { _anyOutgoingListeners?: unknown[]; notifyOutgoingListeners(p: unknown): void };
+  if (s._anyOutgoingListeners !== undefined && s._anyOutgoingListeners.length > 0) s.notifyOutgoingListeners(packet);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory per connection
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What stays of the HTTP request once released: what socket.handshake and Pylon's own code read. */
+export interface RequestStandIn {
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly url: string | undefined;
+  readonly method: string | undefined;
+  readonly _query: unknown;
+  readonly socket: { readonly remoteAddress: string | undefined; readonly remotePort: number | undefined; readonly encrypted: boolean };
+  readonly connection: RequestStandIn["socket"];
+  readonly pylonReleased: true;
+}
+
+interface RequestLike {
+  headers: Record<string, string | string[] | undefined>;
+  url?: string;
+  method?: string;
+  _query?: unknown;
+  socket?: { remoteAddress?: string; remotePort?: number; encrypted?: boolean } | null;
+  websocket?: unknown;
+  pylonReleased?: true;
+}
+
+/**
+ * Replaces the engine connection's retained HTTP request (IncomingMessage, raw headers, its socket and parser
+ * references) with a small stand-in. socket.handshake is untouched (its headers object is the same object).
+ */
+export function releaseHandshakeRequest(conn: EngineConnInternals): boolean {
+  const req = conn.request as RequestLike | null | undefined;
+  if (req == null || req.pylonReleased === true) return false;
+  const sock = { remoteAddress: req.socket?.remoteAddress, remotePort: req.socket?.remotePort, encrypted: !!req.socket?.encrypted };
+  const standIn: RequestStandIn = {
+    headers: req.headers,
+    url: req.url,
+    method: req.method,
+    _query: req._query,
+    socket: sock,
+    connection: sock,
+    pylonReleased: true,
+  };
+  req.websocket = undefined;
+  conn.request = standIn;
+  return true;
+}
+
+/** Sets socket.io's adapter constructor for namespaces created from now on, without re-creating existing adapters
+ * (the public `io.adapter(x)` setter re-creates them, losing rooms and leaking backplane subscriptions). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function setAdapterForNewNamespaces(io: Server<any, any, any, any>, ctor: unknown): void {
+  (io as unknown as { _adapter: unknown })._adapter = ctor;
 }

@@ -1,0 +1,105 @@
+import type { Namespace, Socket } from "socket.io";
+import type { PylonConfig } from "../config/index.js";
+import { FlowMetrics } from "../flow/metrics.js";
+import type { PylonContext, PylonModule } from "../server/module.js";
+import { WriteCoalescer } from "./coalescer.js";
+import { connOf, namespacesOf, packetBytes, releaseHandshakeRequest, type EnginePacket } from "./engine-internals.js";
+import { attachFastPathRuntime, detachFastPathRuntime, ensureFastPath, type FastPathRuntime } from "./fast-path.js";
+
+/** The runtime the wrapped adapters read at each broadcast (mutable: reload changes limits). */
+class Runtime implements FastPathRuntime {
+  directWrites: boolean;
+  coalescer: WriteCoalescer | null;
+  softLimitBytes: number;
+  /** Plain counters (tests, stats API): broadcasts armed, fast writes, engine-path writes. */
+  broadcasts = 0;
+  fastWrites = 0;
+  engineWrites = 0;
+  readonly #metrics: FlowMetrics;
+
+  constructor(config: PylonConfig, metrics: FlowMetrics) {
+    this.#metrics = metrics;
+    this.directWrites = config.flow.fastPath;
+    this.coalescer = config.flow.coalesce ? new WriteCoalescer() : null;
+    this.softLimitBytes = config.flow.enabled ? config.flow.softLimitBytes : Number.POSITIVE_INFINITY;
+  }
+
+  onBroadcast(targets: number, fast: number, engine: number, frameBytes: number): void {
+    this.broadcasts++;
+    this.fastWrites += fast;
+    this.engineWrites += engine;
+    const m = this.#metrics;
+    m.fanout.observe(targets);
+    if (fast > 0) {
+      m.packetsFast.inc(fast);
+      m.bytesFast.inc(fast * frameBytes);
+    }
+  }
+}
+
+/**
+ * The outbound write path (issue 3): the broadcast fast path on whatever adapter is configured, burst coalescing,
+ * engine-path outbound metrics, and the release of the HTTP request each connection retains
+ * (engine.freeHandshakeRequest). See docs/flow-control.md and the header of fast-path.ts (contract with src/cluster).
+ */
+export class WritePathModule implements PylonModule {
+  readonly name = "write-path";
+  #ctx: PylonContext | undefined;
+  #runtime: Runtime | undefined;
+  readonly #disposers: (() => void)[] = [];
+
+  /** Counters of the fast path (tests and stats). */
+  get stats(): { broadcasts: number; fastWrites: number; engineWrites: number } {
+    const r = this.#runtime;
+    return { broadcasts: r?.broadcasts ?? 0, fastWrites: r?.fastWrites ?? 0, engineWrites: r?.engineWrites ?? 0 };
+  }
+
+  setup(ctx: PylonContext): void {
+    this.#ctx = ctx;
+    const { io, config } = ctx;
+    const metrics = new FlowMetrics(ctx.metrics);
+    const runtime = (this.#runtime = new Runtime(config, metrics));
+    attachFastPathRuntime(io, runtime);
+    ensureFastPath(io);
+
+    // Engine-path outbound packets and bytes: one listener on the engine server, counted per flush.
+    const onFlush = (_conn: unknown, buffer: EnginePacket[]): void => {
+      let bytes = 0;
+      for (let i = 0; i < buffer.length; i++) bytes += packetBytes(buffer[i]!);
+      metrics.packetsEngine.inc(buffer.length);
+      metrics.bytesEngine.inc(bytes);
+    };
+    io.engine.on("flush", onFlush);
+    this.#disposers.push(() => io.engine.off("flush", onFlush));
+
+    const watch = (nsp: Namespace): void => {
+      // a namespace created after setup with an adapter set by someone else still gets the hooks
+      ensureFastPath(io);
+      if (!config.engine.freeHandshakeRequest) return;
+      const onConnection = (socket: Socket): void => {
+        // after every connection listener ran (they may read socket.request)
+        process.nextTick(() => {
+          if (socket.connected) releaseHandshakeRequest(connOf(socket));
+        });
+      };
+      nsp.on("connection", onConnection);
+      this.#disposers.push(() => nsp.off("connection", onConnection));
+    };
+    for (const nsp of namespacesOf(io).values()) watch(nsp);
+    io.on("new_namespace", watch);
+    this.#disposers.push(() => io.off("new_namespace", watch));
+  }
+
+  start(): void {
+    const ctx = this.#ctx;
+    if (ctx && ensureFastPath(ctx.io)) {
+      ctx.logger.debug("write path: hooked an adapter set without withFastPath()");
+    }
+  }
+
+  close(): void {
+    for (const d of this.#disposers.splice(0)) d();
+    if (this.#ctx) detachFastPathRuntime(this.#ctx.io);
+    this.#runtime?.coalescer?.close();
+  }
+}
