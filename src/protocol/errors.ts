@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   unknown_event: { message: "unknown event", wire: true },
   payload_too_large: { message: "payload exceeds the size or depth limit", wire: true },
   rate_limited: { message: "rate limit exceeded; retry later", wire: true },
+  overloaded: { message: "too many events in flight for this connection; retry later", wire: true },
+  slow_consumer: { message: "the connection was closed because it did not read its messages fast enough", wire: true },
 } as const satisfies Record<string, { message: string; wire: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

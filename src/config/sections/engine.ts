@@ -48,5 +48,9 @@ export const engineSection = z
     serveClient: z.boolean().default(true).meta({
       description: "Serve the official browser client at <path>socket.io.js (the demo page uses it).",
     }),
+    freeHandshakeRequest: z.boolean().default(true).meta({
+      description:
+        "After a socket connects, release the HTTP request that opened it (about 1-2 KB per connection). socket.handshake stays intact; socket.request becomes a small stand-in with headers, url, method and socket.remoteAddress/remotePort (see docs/flow-control.md). Turn off if a middleware needs the full IncomingMessage after connect.",
+    }),
   })
   .strict();
