@@ -7,6 +7,7 @@ type Command = (argv: readonly string[], io: Io) => Promise<number | "running"> 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   serve: { summary: "run a Pylon node", load: async () => (await import("./serve.js")).serveCommand },
   config: { summary: "config check [FILE] | config docs", load: async () => (await import("./config-cmd.js")).configCommand },
+  doctor: { summary: "doctor <url>: diagnose a deployment through its proxy (upgrade, buffering, affinity, idle timeout ...)", load: async () => (await import("./doctor.js")).doctorCommand },
 };
 
 function usage(io: Io): void {
