@@ -198,8 +198,9 @@ function parseFlags(argv: readonly string[]): ParsedFlags {
       continue;
     }
     if (field.kind === "boolean" && value === undefined) {
+      // a bare boolean flag means true; a following non-flag word is its value (validated: "maybe" is an error)
       const next = argv[i + 1];
-      value = next !== undefined && /^(true|false|1|0|yes|no|on|off)$/i.test(next) ? (i++, next) : "true";
+      value = next !== undefined && !next.startsWith("--") ? (i++, next) : "true";
     } else value = takeValue();
     if (value === undefined) {
       issues.push({ path: field.key, source: `flag ${name}`, value: undefined, allowed: allowedValues(field.node), message: "flag needs a value" });
