@@ -111,6 +111,7 @@ export async function runScenario(input: LoadOptionsInput | LoadOptions, hooks: 
     await Promise.race([
       hardStop,
       (async () => {
+        await session.ready();
         switch (opts.scenario) {
           case "connect": {
             await connectAll();

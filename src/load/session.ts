@@ -140,6 +140,11 @@ export class LoadSession {
     );
   }
 
+  /** Resolves once every worker thread has loaded and answers (call before timing anything). */
+  async ready(): Promise<void> {
+    await this.#pool.all<StatusReply>({ cmd: "status" });
+  }
+
   /** Clients 0..size-1 have been asked to connect (some may have failed or dropped). */
   get size(): number {
     return this.#size;

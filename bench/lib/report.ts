@@ -1,0 +1,72 @@
+// Medians, ratios and the figure | pylon | socket.io | ws | pylon/socket.io | pylon/ws table.
+import type { FigureDef } from "./suite.js";
+import { SERVER_KINDS, type ServerKind } from "./servers.js";
+
+export const COLUMNS = ["figure", "pylon", "socket.io", "ws", "pylon/socket.io", "pylon/ws"] as const;
+
+export function median(xs: readonly number[]): number | null {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
+}
+
+export interface FigureResult {
+  id: string;
+  label: string;
+  unit: string;
+  better: "lower" | "higher";
+  /** Median per server (null: not measured / not applicable). */
+  values: Record<ServerKind, number | null>;
+  runs: Record<ServerKind, number[]>;
+  ratios: { pylon_socketio: number | null; pylon_ws: number | null };
+  reference?: { socketio?: number; ws?: number };
+}
+
+export function figureResult(def: FigureDef, runs: Record<ServerKind, number[]>): FigureResult {
+  const values = Object.fromEntries(SERVER_KINDS.map((k) => [k, def.notFor?.includes(k) ? null : median(runs[k] ?? [])])) as Record<ServerKind, number | null>;
+  const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b !== 0 ? a / b : null);
+  return {
+    id: def.id,
+    label: def.label,
+    unit: def.unit,
+    better: def.better,
+    values,
+    runs,
+    ratios: { pylon_socketio: ratio(values.pylon, values.socketio), pylon_ws: ratio(values.pylon, values.ws) },
+    ...(def.reference ? { reference: def.reference } : {}),
+  };
+}
+
+export function fmtNum(v: number | null): string {
+  if (v === null) return "n/a";
+  const a = Math.abs(v);
+  if (a >= 100_000) return Math.round(v).toLocaleString("en-US");
+  if (a >= 1000) return Math.round(v).toLocaleString("en-US");
+  if (a >= 100) return v.toFixed(0);
+  if (a >= 10) return v.toFixed(1);
+  return v.toFixed(2);
+}
+
+export function fmtRatio(v: number | null): string {
+  return v === null ? "n/a" : `${v.toFixed(2)}x`;
+}
+
+export function tableRows(figs: readonly FigureResult[]): string[][] {
+  return figs.map((f) => [
+    `${f.label} (${f.unit})`,
+    fmtNum(f.values.pylon),
+    fmtNum(f.values.socketio),
+    fmtNum(f.values.ws),
+    fmtRatio(f.ratios.pylon_socketio),
+    fmtRatio(f.ratios.pylon_ws),
+  ]);
+}
+
+/** A Markdown table (readable as plain text too). */
+export function renderTable(rows: readonly string[][]): string {
+  const all = [[...COLUMNS], ...rows];
+  const widths = COLUMNS.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  const line = (r: readonly string[]): string => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(" | ")} |`;
+  return [line(COLUMNS), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|")}|`, ...rows.map(line)].join("\n");
+}

@@ -1,0 +1,194 @@
+// The servers under test: each runs as its own child process (optionally pinned to a core with taskset, fd limit raised
+// with prlimit), preloaded with the bench probe (bench/servers/probe.ts) for heap-after-GC and CPU profiles over IPC.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+export type ServerKind = "pylon" | "socketio" | "ws";
+export const SERVER_KINDS: readonly ServerKind[] = ["pylon", "socketio", "ws"];
+export const SERVER_LABELS: Record<ServerKind, string> = { pylon: "pylon", socketio: "socket.io", ws: "ws" };
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const BUILD_DIR = join(REPO_ROOT, "node_modules/.cache/pylon-bench");
+
+export interface BenchBuild {
+  probe: string;
+  bareSocketio: string;
+  rawWs: string;
+  pylonCli: string;
+}
+
+/** Builds Pylon (tsc -> dist/) and bundles the bench servers and probe to plain JS, so no server runs under tsx. */
+export async function buildBench(log: (s: string) => void, skipPylonBuild = false): Promise<BenchBuild> {
+  if (!skipPylonBuild) {
+    log("building pylon (npm run build) ...");
+    const r = spawnSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0) throw new Error("npm run build failed");
+  }
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const entries = { probe: "probe", bareSocketio: "bare-socketio", rawWs: "raw-ws" } as const;
+  const out: Partial<BenchBuild> = { pylonCli: join(REPO_ROOT, "dist/cli/main.js") };
+  for (const [key, name] of Object.entries(entries)) {
+    const outfile = join(BUILD_DIR, `${name}.mjs`);
+    await build({
+      entryPoints: [join(REPO_ROOT, "bench/servers", `${name}.ts`)],
+      outfile,
+      bundle: true,
+      packages: "external",
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      logLevel: "warning",
+    });
+    (out as Record<string, string>)[key] = outfile;
+  }
+  return out as BenchBuild;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolvePort(port));
+    });
+  });
+}
+
+export interface MemorySample {
+  heapUsed: number;
+  heapTotal: number;
+  rss: number;
+}
+
+export interface ServerHandle {
+  kind: ServerKind;
+  url: string;
+  pid: number;
+  protocol: "socketio" | "ws";
+  namespace: string;
+  path: string;
+  /** user+sys CPU time of the process so far (microseconds), from /proc/<pid>/stat. */
+  cpuUs(): number;
+  /** Heap and RSS after two forced GCs (bench probe). */
+  memory(): Promise<MemorySample>;
+  profileStart(): Promise<void>;
+  profileStop(file: string): Promise<string>;
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  build: BenchBuild;
+  /** taskset CPU list for the server, or undefined for no pinning. */
+  cpus?: string;
+  maxOldSpaceMb: number;
+  /** Extra node flags for the pylon child only (e.g. --cpu-prof). */
+  pylonNodeFlags?: string[];
+}
+
+/** The hard limit on open files (what a process here can raise its soft limit to). */
+export function hardFdLimit(): number {
+  const r = spawnSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8" });
+  const v = r.stdout.trim();
+  return v === "unlimited" ? 1_048_576 : Number(v) || 1024;
+}
+
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** utime + stime (fields 14 and 15 of /proc/<pid>/stat, counted after the ")" closing the command name) in microseconds. */
+export function readCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state): utime is field 14 -> index 11, stime field 15 -> index 12
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1_000_000) / CLK_TCK;
+}
+
+export async function startServer(kind: ServerKind, opts: StartOptions): Promise<ServerHandle> {
+  const port = await freePort();
+  const host = "127.0.0.1";
+  const nodeFlags = ["--expose-gc", `--max-old-space-size=${opts.maxOldSpaceMb}`, "--import", opts.build.probe];
+  let args: string[];
+  if (kind === "pylon") args = [...nodeFlags, ...(opts.pylonNodeFlags ?? []), opts.build.pylonCli, "serve", "--port", String(port), "--host", host];
+  else args = [...nodeFlags, kind === "socketio" ? opts.build.bareSocketio : opts.build.rawWs, String(port), host];
+  // bash raises the soft fd limit to the hard one, then execs (taskset execs too), so the child's pid is node's pid.
+  const prefix = ["bash", "-c", 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', "bash", ...(opts.cpus ? ["taskset", "-c", opts.cpus] : [])];
+  const child = spawn(prefix[0] as string, [...prefix.slice(1), process.execPath, ...args], {
+    cwd: REPO_ROOT,
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  let out = "";
+  const keep = (d: Buffer): void => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  await new Promise<void>((resolveReady, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${kind} did not start in 20s:\n${out.slice(-2000)}`)), 20_000);
+    const check = (): void => {
+      if (/listening on http:\/\//.test(out)) {
+        clearTimeout(timer);
+        child.stdout?.off("data", check);
+        resolveReady();
+      }
+    };
+    child.stdout?.on("data", check);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${kind} exited (${code}) before listening:\n${out.slice(-2000)}`));
+    });
+  });
+  const pid = child.pid as number;
+  const ipc = <T>(msg: Record<string, unknown>, replyType: string, timeoutMs = 30_000): Promise<T> =>
+    new Promise<T>((res, rej) => {
+      const timer = setTimeout(() => {
+        child.off("message", on);
+        rej(new Error(`${kind}: no ${replyType} reply`));
+      }, timeoutMs);
+      const on = (m: { type?: string; error?: string }): void => {
+        if (m?.type !== replyType) return;
+        clearTimeout(timer);
+        child.off("message", on);
+        if (m.error) rej(new Error(`${kind}: ${m.error}`));
+        else res(m as T);
+      };
+      child.on("message", on);
+      child.send(msg);
+    });
+  return {
+    kind,
+    url: `http://${host}:${port}`,
+    pid,
+    protocol: kind === "ws" ? "ws" : "socketio",
+    namespace: "/demo",
+    path: kind === "ws" ? "/" : "/socket.io/",
+    cpuUs: () => readCpuUs(pid),
+    memory: () => ipc<MemorySample>({ type: "bench:mem" }, "bench:mem"),
+    profileStart: async () => {
+      await ipc({ type: "bench:profile:start" }, "bench:profile:started");
+    },
+    profileStop: async (file: string) => {
+      mkdirSync(dirname(file), { recursive: true });
+      const r = await ipc<{ file: string }>({ type: "bench:profile:stop", file }, "bench:profile", 60_000);
+      return r.file;
+    },
+    logs: () => out,
+    stop: () => stopChild(child, exited),
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  // SIGTERM first (graceful), SIGKILL soon after: a Pylon drain window must not eat the bench's time budget.
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 1500);
+  await exited;
+  clearTimeout(t);
+}

@@ -1,0 +1,61 @@
+// The contract between the bench runner and its suites. A suite is a module in bench/suites/ registered in
+// bench/suites/index.ts; the runner starts a fresh server of each kind for it (interleaved, repeated) and collects the
+// figures and curve points it records. New features (cross-node, streams, auth ...) add a suite file and one line in
+// the registry; the runner core does not change.
+import type { LoadSession, BroadcastTrigger, TransportMix } from "../../src/load/index.js";
+import type { ServerHandle, ServerKind } from "./servers.js";
+
+export interface FigureDef {
+  /** Stable id, dotted: `<suite>.<what>` (the `--only` filter matches prefixes of it). */
+  id: string;
+  label: string;
+  unit: string;
+  /** Which direction is good: cost figures are "lower", throughput "higher". */
+  better: "lower" | "higher";
+  /** Reference figures from the issue (bare socket.io vs raw ws on this kind of machine), if any. */
+  reference?: { socketio?: number; ws?: number };
+  /** Servers this figure does not apply to (e.g. polling on a raw ws server). */
+  notFor?: ServerKind[];
+}
+
+export interface CurveDef {
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  logX?: boolean;
+}
+
+export interface SuiteContext {
+  server: ServerHandle;
+  quick: boolean;
+  /** Most connections one process may hold here (fd limit minus headroom): the load generator holds one fd each. */
+  maxConnections: number;
+  /** True when the --only filter selects this figure id (or one starting with the prefix). */
+  wants(idOrPrefix: string): boolean;
+  record(figureId: string, value: number | null): void;
+  point(curveId: string, x: number, y: number): void;
+  /** A new load session against the server (clients in worker threads of this process). */
+  session(): Promise<LoadSession>;
+  /** The broadcast trigger for this server (demo `join` + `say` through its protocol). */
+  trigger(): BroadcastTrigger;
+  /** Measures server CPU (us) spent while `fn` runs. */
+  cpu<T>(fn: () => Promise<T>): Promise<{ result: T; cpuUs: number }>;
+  /** With --profile: CPU-profile the server while `fn` runs and save it as <name>.cpuprofile. */
+  profiled<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  deadlineAt(seconds: number): number;
+  log(msg: string): void;
+  websocketOnly: TransportMix;
+}
+
+export interface Suite {
+  name: string;
+  figures: FigureDef[];
+  curves?: CurveDef[];
+  run(ctx: SuiteContext): Promise<void>;
+}
+
+/** Settles the server after a phase (pending writes, timers) before the next CPU window. */
+export function pause(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

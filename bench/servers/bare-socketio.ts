@@ -1,0 +1,39 @@
+// Bare socket.io 4.8 with default options, written the way a user would: the demo contract on /demo
+// (echo / join / say), nothing else. Usage: node bare-socketio.js <port> [host]
+import { createServer } from "node:http";
+import { Server } from "socket.io";
+
+const port = Number(process.argv[2] ?? 3000);
+const host = process.argv[3] ?? "127.0.0.1";
+const ROOM_RE = /^[A-Za-z0-9_:.-]{1,64}$/;
+
+const httpServer = createServer();
+const io = new Server(httpServer);
+const demo = io.of("/demo");
+
+demo.on("connection", (socket) => {
+  socket.on("echo", (payload, ack) => {
+    if (typeof ack === "function") ack(payload);
+  });
+  socket.on("join", (room, ack) => {
+    if (typeof room !== "string" || !ROOM_RE.test(room)) {
+      if (typeof ack === "function") ack({ error: { code: "invalid_payload", message: "bad room" } });
+      return;
+    }
+    void socket.join(room);
+    if (typeof ack === "function") ack({ ok: true });
+  });
+  socket.on("say", (msg) => {
+    if (!msg || typeof msg.room !== "string" || typeof msg.text !== "string") return;
+    if (!socket.rooms.has(msg.room) || msg.text.length > 4096) return;
+    demo.to(msg.room).emit("message", { room: msg.room, text: msg.text, from: socket.id });
+  });
+});
+
+httpServer.listen(port, host, () => {
+  console.log(`bare socket.io listening on http://${host}:${port}`);
+});
+process.on("SIGTERM", () => {
+  io.close();
+  httpServer.close(() => process.exit(0));
+});

@@ -1,0 +1,46 @@
+// Bench-only probe, preloaded into every server under test with `node --expose-gc --import <probe>`: answers IPC
+// messages from the bench runner. Production code has no such hook; this file is never imported by src/.
+//   {type:"bench:mem"}            -> forced GC (twice), then {type:"bench:mem", heapUsed, heapTotal, rss, external}
+//   {type:"bench:profile:start"}  -> starts the V8 CPU profiler (node:inspector)
+//   {type:"bench:profile:stop", file} -> stops it, writes the .cpuprofile to `file`, replies {type:"bench:profile", file}
+import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+let session: Session | undefined;
+
+function reply(msg: Record<string, unknown>): void {
+  process.send?.(msg);
+}
+
+if (process.send) {
+  process.on("message", (raw: unknown) => {
+    const msg = raw as { type?: string; file?: string };
+    if (msg?.type === "bench:mem") {
+      if (!gc) return reply({ type: "bench:mem", error: "start the server with --expose-gc" });
+      gc();
+      gc();
+      const m = process.memoryUsage();
+      reply({ type: "bench:mem", heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external });
+    } else if (msg?.type === "bench:profile:start") {
+      session = new Session();
+      session.connect();
+      session.post("Profiler.enable", () => {
+        session?.post("Profiler.setSamplingInterval", { interval: 100 }, () => {
+          session?.post("Profiler.start", () => reply({ type: "bench:profile:started" }));
+        });
+      });
+    } else if (msg?.type === "bench:profile:stop") {
+      const s = session;
+      if (!s) return reply({ type: "bench:profile", error: "not profiling" });
+      s.post("Profiler.stop", (err, res) => {
+        session = undefined;
+        if (err || !msg.file) return reply({ type: "bench:profile", error: String(err ?? "no file") });
+        writeFileSync(msg.file, JSON.stringify(res.profile));
+        s.disconnect();
+        reply({ type: "bench:profile", file: msg.file });
+      });
+    }
+  });
+  process.channel?.unref();
+}

@@ -1,0 +1,38 @@
+// Handshakes: new connections as fast as 100 in flight allow; websocket-only and polling-then-upgrade (socket.io only).
+import { pause, type Suite } from "../lib/suite.js";
+
+export const handshakeSuite: Suite = {
+  name: "handshake",
+  figures: [
+    { id: "handshake.ws.per_s", label: "handshakes/s, websocket-only", unit: "/s", better: "higher" },
+    { id: "handshake.ws.cpu_us_per_conn", label: "server CPU us per connection, websocket-only", unit: "us", better: "lower", reference: { ws: 83, socketio: 172 } },
+    { id: "handshake.upgrade.per_s", label: "handshakes/s, polling then upgrade", unit: "/s", better: "higher", notFor: ["ws"] },
+    { id: "handshake.upgrade.cpu_us_per_conn", label: "server CPU us per connection, polling then upgrade", unit: "us", better: "lower", notFor: ["ws"] },
+  ],
+  async run(ctx) {
+    const modes = [
+      { key: "ws", transports: ctx.websocketOnly, n: ctx.quick ? 1000 : 4000 },
+      { key: "upgrade", transports: { websocket: 0, polling: 0, upgrade: 1 }, n: ctx.quick ? 400 : 2000 },
+    ].filter((m) => ctx.wants(`handshake.${m.key}`) && !(m.key === "upgrade" && ctx.server.kind === "ws"));
+    for (const m of modes) {
+      const session = await ctx.session();
+      try {
+        // warm-up
+        await session.connect({ to: 50, rate: 0, concurrency: 50, transports: m.transports, deadlineAt: ctx.deadlineAt(30) });
+        await session.disconnect();
+        await pause(300);
+        const { result: r, cpuUs } = await ctx.cpu(() =>
+          ctx.profiled(`handshake-${m.key}`, () => session.connect({ to: m.n, rate: 0, concurrency: 100, transports: m.transports, deadlineAt: ctx.deadlineAt(60) })),
+        );
+        if (r.failed) ctx.log(`handshake ${m.key}: ${r.failed} failed ${JSON.stringify(r.errors)}`);
+        ctx.log(`handshake ${m.key}: ${r.perSecond.toFixed(0)}/s ${(cpuUs / Math.max(1, r.connected)).toFixed(1)} us CPU/conn`);
+        ctx.record(`handshake.${m.key}.per_s`, r.perSecond);
+        ctx.record(`handshake.${m.key}.cpu_us_per_conn`, cpuUs / Math.max(1, r.connected));
+      } finally {
+        await session.disconnect();
+        await session.close();
+      }
+      await pause(300);
+    }
+  },
+};

@@ -1,0 +1,8 @@
+// The registry of bench suites, in run order. A feature adds its figures by adding a suite module here.
+import type { Suite } from "../lib/suite.js";
+import { memorySuite } from "./memory.js";
+import { fanoutSuite } from "./fanout.js";
+import { echoSuite } from "./echo.js";
+import { handshakeSuite } from "./handshake.js";
+
+export const SUITES: Suite[] = [memorySuite, fanoutSuite, echoSuite, handshakeSuite];
