@@ -5,6 +5,7 @@ import type { Counter, Gauge, Histogram } from "prom-client";
 import type { PylonContext } from "../server/module.js";
 import type { Logger } from "../observability/logger.js";
 import { ownerOf, sessionIdFor, sidOf } from "./session-router-ids.js";
+import { PollHandoff } from "./session-router-handoff.js";
 
 /** Where a node is reached for forwarding (from the node registry); undefined when it is not (or no longer) live. */
 export interface OwnerDirectory {
@@ -37,6 +38,7 @@ interface RouterMetrics {
   refused: Counter<"reason">;
   postSeconds: Histogram;
   tunnels: Gauge;
+  handoffs: Counter;
 }
 
 /**
@@ -55,9 +57,11 @@ export class SessionRouter {
   #listener: HttpServer | undefined;
   #listenAddress: string | undefined;
   #closed = false;
+  readonly #handoff: PollHandoff;
 
   constructor(options: SessionRouterOptions) {
     this.#opts = options;
+    this.#handoff = new PollHandoff(options.timeoutMs);
   }
 
   setup(ctx: PylonContext): void {
@@ -71,6 +75,7 @@ export class SessionRouter {
         help: "Round trip of forwarded polling POSTs through the owner node (what forwarding costs per request)",
         buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       }),
+      handoffs: m.counter({ name: "session_poll_handoffs_total", help: "Long-poll GETs retried after the node forwarding the previous one went away, answered in its place" }),
       tunnels: m.gauge({ name: "session_forward_tunnels", help: "Open WebSocket connections piped to their owner node" }),
     };
     const nodeId = this.#opts.nodeId;
@@ -131,6 +136,13 @@ export class SessionRouter {
 
   #onRequest(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.#closed) return false;
+    if (req.method === "GET" && this.#opts.forwarding) {
+      const sid = sidOf(req.url);
+      if (sid && ownerOf(sid) === this.#opts.nodeId && this.#handoff.onLocalPoll(sid, req, res, req.headers[FORWARDED_HEADER] !== undefined)) {
+        this.#metrics.handoffs.inc();
+        return true;
+      }
+    }
     const owner = this.#foreignOwner(req);
     if (!owner) return false;
     this.#forwardRequest(req, res, owner).catch((err: unknown) => {
@@ -276,6 +288,7 @@ export class SessionRouter {
     if (this.#closed) return Promise.resolve();
     this.#closed = true;
     for (const d of this.#disposers.splice(0)) d();
+    this.#handoff.close();
     for (const t of this.#tunnels) t.destroy();
     this.#tunnels.clear();
     this.#agent.destroy();
