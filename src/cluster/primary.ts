@@ -3,7 +3,6 @@ import { availableParallelism } from "node:os";
 import { setupPrimary } from "@socket.io/cluster-adapter";
 import type { PylonConfig } from "../config/index.js";
 import type { Logger } from "../observability/logger.js";
-import { adapterKind } from "./adapter.js";
 import { isIpcMessage, type IpcMessage } from "./probe.js";
 import type { NodeRecord } from "./registry.js";
 
@@ -46,12 +45,13 @@ export class WorkerPrimary {
 
   start(): void {
     const n = workerCount(this.#config);
-    if (adapterKind(this.#config.cluster) === "cluster") setupPrimary();
+    const kind = this.#config.cluster.redisUrl ? "redis" : "cluster";
+    if (kind === "cluster") setupPrimary(); // relays the workers' cluster adapter messages
     cluster.on("message", (worker, message) => this.#onMessage(worker, message));
     cluster.on("exit", (worker, code, signal) => this.#onExit(worker, code, signal));
     this.#timer = setInterval(() => this.#prune(), this.#config.cluster.heartbeatMs);
     for (let i = 0; i < n; i++) cluster.fork(this.#env);
-    this.#logger.info({ workers: n, adapter: adapterKind(this.#config.cluster) }, "primary started workers");
+    this.#logger.info({ workers: n, adapter: kind }, "primary started workers");
   }
 
   #onMessage(worker: Worker, m: unknown): void {

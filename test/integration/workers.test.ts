@@ -1,0 +1,40 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { connectClient, metricSum, scrapeMetrics, startPylon, useCleanup, waitFor } from "../helpers/index.js";
+import { PING_ARGS, connectListeners, ownerNode, waitAllReceived } from "../helpers/scale.js";
+
+// `pylon serve --workers 2`: node:cluster workers share one port (the primary spreads connections), with no sticky
+// module: a polling request reaching the wrong worker is forwarded to the owner worker's private loopback port.
+useCleanup();
+
+describe("--workers 2 on one port", () => {
+  it("polling clients work without sticky sessions and broadcasts reach every worker's clients", async () => {
+    const node = await startPylon({ args: ["--workers", "2", "--node-id", "wk", ...PING_ARGS] });
+    await waitFor(() => node.records().filter((r) => /listening on/.test(String(r.msg))).length >= 2, { message: "both workers listening" });
+    const nodes = await waitFor(async () => {
+      const r = (await (await fetch(`${node.url}/api/nodes`)).json()) as { adapter: string; nodes: { id: string; address: string }[] };
+      return r.nodes.length === 2 ? r : undefined;
+    }, { message: "both workers in the registry" });
+    assert.equal(nodes.adapter, "cluster");
+    assert.deepEqual(nodes.nodes.map((n) => n.id), ["wk-w1", "wk-w2"]);
+    // every worker proves its IPC backplane before it is ready
+    for (const n of nodes.nodes) await waitFor(async () => (await fetch(`http://${n.address}/readyz`)).status === 200, { message: `${n.id} ready` });
+
+    const listeners = await connectListeners(node.url, 30, "w", { transports: ["polling"] });
+    const owners = new Set(listeners.map((l) => ownerNode(l.socket)));
+    assert.deepEqual([...owners].sort(), ["wk-w1", "wk-w2"], "sessions on both workers");
+    const sender = await connectClient(`${node.url}/demo`, { transports: ["polling"] });
+    await sender.timeout(5000).emitWithAck("join", "w");
+    const texts = ["x1", "x2", "x3"];
+    for (const text of texts) sender.emit("say", { room: "w", text });
+    await waitAllReceived(listeners, texts);
+    for (const l of listeners) assert.deepEqual(l.disconnects, []);
+
+    let forwarded = 0;
+    for (const n of nodes.nodes) forwarded += metricSum(await scrapeMetrics(`http://${n.address}`), "pylon_session_forwards_total", { kind: "polling", outcome: "ok" });
+    assert.ok(forwarded > 0, "requests that reached the other worker were forwarded to the owner");
+
+    const exit = await node.stop();
+    assert.equal(exit.code, 0, "the primary drains its workers and exits 0 on SIGTERM");
+  });
+});
