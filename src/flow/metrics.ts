@@ -3,8 +3,8 @@ import type { Metrics } from "../observability/metrics.js";
 
 export const DROP_REASONS = [
   "volatile_congested",
+  "volatile_busy",
   "telemetry_oldest",
-  "telemetry_newest",
   "slow_consumer",
   "inbound_overloaded",
   "inbound_overflow",

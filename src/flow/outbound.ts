@@ -42,9 +42,11 @@ interface QueuedCount {
  * writes to connections below the soft limit and hands the others to this check):
  * - pending >= hardLimitBytes or packets >= hardLimitPackets: the connection is closed with reason `slow_consumer`
  *   (whatever the event's class: a reliable message is never dropped silently).
- * - pending >= softLimitBytes (congested): `volatile` events are dropped (`volatile_congested`); `telemetry`-class
- *   events drop the oldest telemetry packet still in the engine write buffer (`telemetry_oldest`), or the new one when
- *   none is left there (`telemetry_newest`); reliable events are queued.
+ * - pending >= softLimitBytes (congested): `volatile` events (and events classed volatile) are dropped
+ *   (`volatile_congested`); a `telemetry`-class event replaces the oldest queued packet of the same event and namespace
+ *   still in the engine write buffer (`telemetry_oldest`; so at most one per event waits there); reliable events queue.
+ * - socket.io's own rule stays: a volatile event is discarded while the transport is busy writing (polling between
+ *   polls, websocket while a write is in progress); counted as `volatile_busy`.
  * The cheap case (nothing in the engine buffer, ws buffer below the soft limit) costs two reads.
  */
 export class OutboundFlow {
@@ -69,7 +71,14 @@ export class OutboundFlow {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const flow = this;
     this.writeHook = function (this: unknown, encodedPackets, opts): void {
-      if (flow.admit(connOfClient(this), encodedPackets, opts.volatile === true)) engineWrite(this, encodedPackets, opts);
+      const conn = connOfClient(this);
+      if (!flow.admit(conn, encodedPackets, opts.volatile === true)) return;
+      if (opts.volatile === true && !conn.transport.writable) {
+        // socket.io's own rule (Client#writeToEngine): volatile is discarded while the transport is busy; counted here
+        flow.#metrics.drops.volatile_busy.inc();
+        return;
+      }
+      engineWrite(this, encodedPackets, opts);
     };
   }
 
@@ -125,22 +134,18 @@ export class OutboundFlow {
       this.#metrics.drops.volatile_congested.inc();
       return false;
     }
-    if (cls === "telemetry") {
-      if (this.#dropOldestTelemetry(conn)) {
-        this.#metrics.drops.telemetry_oldest.inc();
-        return true;
-      }
-      this.#metrics.drops.telemetry_newest.inc();
-      return false;
-    }
+    if (cls === "telemetry" && this.#dropOldest(conn, first)) this.#metrics.drops.telemetry_oldest.inc();
     return true;
   }
 
-  #dropOldestTelemetry(conn: EngineConnInternals): boolean {
+  /** Removes the oldest queued packet of the same telemetry event from the engine write buffer. */
+  #dropOldest(conn: EngineConnInternals, encoded: unknown): boolean {
+    const name = eventNameOfEncoded(encoded);
+    const nsp = nspPrefixOf(encoded);
     const buffer = conn.writeBuffer;
     for (let i = 0; i < buffer.length; i++) {
       const p = buffer[i]!;
-      if (p.type === "message" && this.classOf(eventNameOfEncoded(p.data)) === "telemetry") {
+      if (p.type === "message" && eventNameOfEncoded(p.data) === name && nspPrefixOf(p.data) === nsp) {
         buffer.splice(i, 1);
         this.#queued.delete(conn);
         return true;
@@ -161,6 +166,13 @@ export class OutboundFlow {
     q.counted = buffer.length;
     return q.bytes;
   }
+}
+
+/** The namespace part of an encoded packet (`2/chat,["e"]` -> "/chat,"), "" for the main namespace. */
+function nspPrefixOf(data: unknown): string {
+  if (typeof data !== "string" || data.charCodeAt(1) !== 47 /* "/" */) return "";
+  const comma = data.indexOf(",");
+  return comma < 0 ? "" : data.slice(1, comma + 1);
 }
 
 /** The default slow-consumer action: count and close the connection with reason slow_consumer. */
