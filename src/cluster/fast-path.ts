@@ -1,9 +1,10 @@
+import { withFastPath } from "../transport/fast-path.js";
 import type { AdapterConstructor } from "./adapter.js";
 
 /**
- * The broadcast write path wrapper (perf engineer's `withFastPath` mixin in src/transport/) applied to whichever
- * adapter is configured. Until it lands the adapter is used as is.
+ * The broadcast write path (src/transport/fast-path.ts) applied to whichever adapter is configured: frames built
+ * once per broadcast and written straight to idle websockets, for local and remote (backplane) broadcasts alike.
  */
 export function wrapAdapter(adapter: AdapterConstructor): AdapterConstructor {
-  return adapter; // FAST-PATH: return withFastPath(adapter) here once src/transport exports it
+  return withFastPath(adapter);
 }
