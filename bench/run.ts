@@ -83,7 +83,24 @@ function raiseFdLimit(): number {
   return hard;
 }
 
+/** Pids of the servers this run started: killed (by pid) if the run is interrupted. */
+const live = new Set<number>();
+
+function onSignal(sig: NodeJS.Signals): void {
+  for (const pid of live) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  process.stderr.write(`bench: interrupted by ${sig}\n`);
+  process.exit(130);
+}
+
 async function main(): Promise<void> {
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const args = parseArgs(process.argv.slice(2));
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, "-");
@@ -109,6 +126,7 @@ async function main(): Promise<void> {
         const t0 = nowMs();
         log(`rep ${rep + 1}/${args.reps} suite ${suite.name} on ${kind} ...`);
         const server = await startServer(kind, { build, maxOldSpaceMb: 8192, ...(pinning.server ? { cpus: pinning.server } : {}) });
+        live.add(server.pid);
         try {
           await runSuite(suite, server, args, fdLimit, wants, runs, curves, profiles, profileFiles, stamp);
         } catch (err) {
@@ -118,6 +136,7 @@ async function main(): Promise<void> {
           log(`server output tail:\n${server.logs().slice(-1500)}`);
         } finally {
           await server.stop();
+          live.delete(server.pid);
         }
         log(`  ${suite.name} on ${kind} done in ${((nowMs() - t0) / 1000).toFixed(1)}s`);
       }

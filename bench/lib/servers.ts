@@ -1,7 +1,7 @@
 // The servers under test: each runs as its own child process (optionally pinned to a core with taskset, fd limit raised
 // with prlimit), preloaded with the bench probe (bench/servers/probe.ts) for heap-after-GC and CPU profiles over IPC.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,7 +26,11 @@ export async function buildBench(log: (s: string) => void, skipPylonBuild = fals
   if (!skipPylonBuild) {
     log("building pylon (npm run build) ...");
     const r = spawnSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
-    if (r.status !== 0) throw new Error("npm run build failed");
+    // tsc still emits when some file has a type error (another feature in progress): bench what was built, loudly.
+    if (r.status !== 0) {
+      if (!existsSync(join(REPO_ROOT, "dist/cli/main.js"))) throw new Error("npm run build failed");
+      log("WARNING: npm run build reported errors; benchmarking the dist/ it emitted");
+    }
   }
   mkdirSync(BUILD_DIR, { recursive: true });
   const entries = { probe: "probe", bareSocketio: "bare-socketio", rawWs: "raw-ws" } as const;

@@ -23,7 +23,7 @@ export const echoSuite: Suite = {
         await pause(200);
         const { result: r, cpuUs } = await ctx.cpu(() =>
           ctx.profiled(`echo-${n}`, () =>
-            session.echo({ clients: n, durationMs: ctx.quick ? 2000 : 5000, inflight: 1, payloadBytes: 16, maxOps: 0, deadlineAt: ctx.deadlineAt(30) }),
+            session.echo({ clients: n, durationMs: ctx.quick ? 1500 : 5000, inflight: 1, payloadBytes: 16, maxOps: 0, deadlineAt: ctx.deadlineAt(30) }),
           ),
         );
         ctx.log(`echo ${n}: ${r.opsPerSec.toFixed(0)} ops/s p99 ${r.latency.p99} ms ${(cpuUs / Math.max(1, r.ops)).toFixed(2)} us CPU/op`);

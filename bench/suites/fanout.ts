@@ -61,7 +61,7 @@ export const fanoutSuite: Suite = {
     if (ctx.wants("fanout.burst10.5000")) sizes.add(5000);
     if (sizes.size === 0) return;
     const max = Math.max(...sizes);
-    const deliveries = ctx.quick ? 60_000 : 300_000;
+    const deliveries = ctx.quick ? 25_000 : 300_000;
     const session = await ctx.session();
     const trigger = ctx.trigger();
     try {
@@ -70,7 +70,7 @@ export const fanoutSuite: Suite = {
       for (const s of [...sizes].sort((a, b) => a - b)) await session.join(`r${s}`, 0, s, ctx.deadlineAt(60));
       await trigger.prepare([...sizes].map((s) => `r${s}`));
       // warm-up: a few broadcasts so JIT and buffers are settled before measuring
-      await fanout(ctx, session, trigger, Math.min(...sizes), 1, 2000);
+      await fanout(ctx, session, trigger, Math.min(...sizes), 1, ctx.quick ? 1000 : 5000);
       for (const s of [...measure].sort((a, b) => a - b)) {
         const r = await fanout(ctx, session, trigger, s, 1, deliveries);
         if (wantCurve) ctx.point("fanout", s, r.perSec);
@@ -94,7 +94,7 @@ export const fanoutSuite: Suite = {
           window: 0,
           burst: 1,
           count: 0,
-          durationMs: ctx.quick ? 3000 : 10_000,
+          durationMs: ctx.quick ? 2000 : 10_000,
           payloadBytes: 0,
           settleMs: 5000,
           deadlineAt: ctx.deadlineAt(60),

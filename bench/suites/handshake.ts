@@ -11,8 +11,8 @@ export const handshakeSuite: Suite = {
   ],
   async run(ctx) {
     const modes = [
-      { key: "ws", transports: ctx.websocketOnly, n: ctx.quick ? 1000 : 4000 },
-      { key: "upgrade", transports: { websocket: 0, polling: 0, upgrade: 1 }, n: ctx.quick ? 400 : 2000 },
+      { key: "ws", transports: ctx.websocketOnly, n: ctx.quick ? 500 : 4000 },
+      { key: "upgrade", transports: { websocket: 0, polling: 0, upgrade: 1 }, n: ctx.quick ? 200 : 2000 },
     ].filter((m) => ctx.wants(`handshake.${m.key}`) && !(m.key === "upgrade" && ctx.server.kind === "ws"));
     for (const m of modes) {
       const session = await ctx.session();

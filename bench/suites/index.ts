@@ -4,5 +4,6 @@ import { memorySuite } from "./memory.js";
 import { fanoutSuite } from "./fanout.js";
 import { echoSuite } from "./echo.js";
 import { handshakeSuite } from "./handshake.js";
+import { crossNodeSuite } from "./cross-node.js";
 
-export const SUITES: Suite[] = [memorySuite, fanoutSuite, echoSuite, handshakeSuite];
+export const SUITES: Suite[] = [memorySuite, fanoutSuite, echoSuite, handshakeSuite, crossNodeSuite];
