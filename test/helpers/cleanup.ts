@@ -99,6 +99,8 @@ export interface Cleanup {
 /**
  * Call at the top level of a test file. Registers a node:test `after()` that runs the added steps (in reverse order),
  * closes harness clients and browsers, then kills any harness child still alive, by PID.
+ * node:test runs file-level after() hooks in registration order, so an after() registered later than useCleanup()
+ * runs once the processes are gone: put final checks that need them in a last test(), not in after().
  */
 export function useCleanup(): Cleanup {
   installProcessHooks();
