@@ -8,6 +8,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   serve: { summary: "run a Pylon node", load: async () => (await import("./serve.js")).serveCommand },
   config: { summary: "config check [FILE] | config docs", load: async () => (await import("./config-cmd.js")).configCommand },
   doctor: { summary: "doctor <url>: diagnose a deployment through its proxy (upgrade, buffering, affinity, idle timeout ...)", load: async () => (await import("./doctor.js")).doctorCommand },
+  token: { summary: "token keygen | token mint (test keys and tokens)", load: async () => (await import("./token.js")).tokenCommand },
   load: { summary: "load <url> --scenario connect|churn|storm|broadcast|echo: generate load", load: async () => (await import("./load.js")).loadCommand },
 };
 
