@@ -50,6 +50,7 @@ export interface FastPathRuntime {
 
 const RUNTIME = Symbol.for("pylon.fastPathRuntime");
 const WRAPPED = Symbol.for("pylon.fastPathWrapped");
+const SIZES = Symbol.for("pylon.fastPathSizes");
 
 type AnyServer = { [RUNTIME]?: FastPathRuntime };
 
@@ -115,6 +116,12 @@ export function hasFastPath(adapter: unknown): boolean {
   return typeof adapter === "object" && adapter !== null && (adapter as Record<symbol, unknown>)[WRAPPED] === true;
 }
 
+/** Entries the fast path keeps for an adapter (per-socket targets, cached room arrays); 0/0 when not installed. */
+export function fastPathSizes(adapter: unknown): { targets: number; flatRooms: number } {
+  const fn = (adapter as Record<symbol, unknown> | null)?.[SIZES];
+  return typeof fn === "function" ? (fn as () => { targets: number; flatRooms: number })() : { targets: 0, flatRooms: 0 };
+}
+
 /**
  * Installs the hooks on one adapter instance (idempotent). The runtime is looked up on the namespace's Server at
  * each broadcast, so the order in which modules set the adapter and the runtime does not matter; without a runtime
@@ -130,6 +137,7 @@ export function installFastPath(adapter: AdapterInternals): void {
   const origDelAll = proto.delAll;
   if (typeof origEncode !== "function" || typeof origApply !== "function") return; // not a socket.io-adapter Adapter
   Object.defineProperty(adapter, WRAPPED, { value: true });
+  Object.defineProperty(adapter, SIZES, { value: (): { targets: number; flatRooms: number } => ({ targets: targets.size, flatRooms: flat.size }) });
 
   const targets = new Map<string, Target>();
   const flat = new Map<string, Target[]>();
@@ -160,7 +168,7 @@ export function installFastPath(adapter: AdapterInternals): void {
       if (t === undefined) complete = false;
       else list.push(t);
     }
-    if (complete) flat.set(key, list);
+    if (complete && list.length > 0) flat.set(key, list); // empty rooms are not cached (no entry per unknown room)
     return list;
   };
 

@@ -4,7 +4,7 @@ import { FlowMetrics } from "../flow/metrics.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { WriteCoalescer } from "./coalescer.js";
 import { connOf, namespacesOf, packetBytes, releaseHandshakeRequest, type EnginePacket } from "./engine-internals.js";
-import { attachFastPathRuntime, detachFastPathRuntime, ensureFastPath, type FastPathRuntime } from "./fast-path.js";
+import { attachFastPathRuntime, detachFastPathRuntime, ensureFastPath, fastPathSizes, type FastPathRuntime } from "./fast-path.js";
 
 /** The runtime the wrapped adapters read at each broadcast (mutable: reload changes limits). */
 class Runtime implements FastPathRuntime {
@@ -52,6 +52,18 @@ export class WritePathModule implements PylonModule {
   get stats(): { broadcasts: number; fastWrites: number; engineWrites: number } {
     const r = this.#runtime;
     return { broadcasts: r?.broadcasts ?? 0, fastWrites: r?.fastWrites ?? 0, engineWrites: r?.engineWrites ?? 0 };
+  }
+
+  /** Per-socket entries kept by the fast path, summed over namespaces (memory-hygiene test: 0 once all left). */
+  internalSizes(): Record<string, number> {
+    const out = { "writePath.targets": 0, "writePath.flatRooms": 0 };
+    if (!this.#ctx) return out;
+    for (const nsp of namespacesOf(this.#ctx.io).values()) {
+      const s = fastPathSizes(nsp.adapter);
+      out["writePath.targets"] += s.targets;
+      out["writePath.flatRooms"] += s.flatRooms;
+    }
+    return out;
   }
 
   setup(ctx: PylonContext): void {
