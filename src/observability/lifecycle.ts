@@ -1,5 +1,9 @@
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "socket.io";
 import type { PylonContext, PylonModule } from "../server/module.js";
+import { identifyClient } from "./client-versions.js";
+import { instrumentSocket } from "./traffic.js";
+import { UpgradeTracker } from "./upgrades.js";
 
 /** Engine.IO error codes (engine.io Server.errors) by number, for metric labels. */
 const ENGINE_ERROR_NAMES: Record<number, string> = {
@@ -15,9 +19,10 @@ interface EngineSocketLike {
   id: string;
   protocol: number;
   transport: { name: string };
-  request?: { socket?: { remoteAddress?: string } };
+  request?: IncomingMessage;
   on(event: "close", fn: (reason: string, description?: unknown) => void): void;
   on(event: "upgrade" | "upgrading", fn: () => void): void;
+  on(event: "data", fn: (data: string | Buffer | ArrayBuffer) => void): void;
 }
 
 function transportOf(socket: Socket): string {
@@ -25,23 +30,37 @@ function transportOf(socket: Socket): string {
 }
 
 /**
- * Connection lifecycle: metrics (connections by namespace/transport/protocol, handshakes, upgrades, disconnects,
- * engine errors and closes) and one debug log line per lifecycle event.
+ * Connection lifecycle: metrics (connections by namespace/transport/protocol, handshakes, client identities, upgrades
+ * and time to upgrade, disconnects, engine errors and closes, bytes and events in/out, ack latency) and one debug log
+ * line per lifecycle event. With metrics.enabled=false only the cheap connection counters run (no per-event hooks).
  */
 export class LifecycleObserver implements PylonModule {
   readonly name = "lifecycle";
   #ctx: PylonContext | undefined;
+  #upgrades: UpgradeTracker | undefined;
+  readonly #clientVersions = new Set<string>();
 
   setup(ctx: PylonContext): void {
     this.#ctx = ctx;
     const { io, metrics, logger } = ctx;
+    const detailed = ctx.config.metrics.enabled;
+    const upgrades = new UpgradeTracker(metrics, ctx.config.engine.upgradeTimeout);
+    this.#upgrades = upgrades;
+    io.engine.on("headers", (_headers: unknown, req: IncomingMessage) => upgrades.onHeaders(req));
     io.engine.on("connection", (raw: EngineSocketLike) => {
       const protocol = String(raw.protocol);
+      const bornAt = performance.now();
       metrics.handshakes.inc({ outcome: "ok" });
       metrics.engineConnections.inc({ protocol });
-      raw.on("upgrading", () => metrics.upgrades.inc({ outcome: "attempted" }));
-      raw.on("upgrade", () => metrics.upgrades.inc({ outcome: "succeeded" }));
+      if (detailed) {
+        metrics.clientHandshakes.inc({ ...identifyClient(raw.request, raw.protocol, this.#clientVersions) });
+        raw.on("data", (data) => {
+          metrics.bytesInCount += typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+        });
+      }
+      raw.on("upgrade", () => upgrades.onUpgrade(raw.id, performance.now() - bornAt));
       raw.on("close", (reason) => {
+        upgrades.onSessionClose(raw.id);
         metrics.engineConnections.dec({ protocol });
         metrics.engineCloses.inc({ reason: normalizeReason(reason) });
       });
@@ -55,12 +74,23 @@ export class LifecycleObserver implements PylonModule {
     });
   }
 
+  /** Sizes of the per-connection state this module keeps (0 when no upgrade is in flight). */
+  internalSizes(): Record<string, number> {
+    return { "lifecycle.pendingUpgrades": this.#upgrades?.pendingCount ?? 0 };
+  }
+
+  close(): void {
+    this.#upgrades?.close();
+  }
+
   /** Called by the namespace registry for every declared namespace. */
   observeNamespace(name: string): void {
     const ctx = this.#ctx;
     if (!ctx) return;
     const { io, metrics, logger } = ctx;
+    const tallies = ctx.config.metrics.enabled ? metrics.events.namespace(name) : undefined;
     io.of(name).on("connection", (socket: Socket) => {
+      if (tallies) instrumentSocket(socket, tallies, metrics);
       let transport = transportOf(socket);
       metrics.socketsConnected.inc({ namespace: name, transport });
       metrics.namespaceConnects.inc({ namespace: name, outcome: "ok" });

@@ -1,5 +1,12 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from "prom-client";
 import type { PylonConfig } from "../config/index.js";
+import { EventCounters } from "./event-tally.js";
+import { SecurityEvents } from "./security-events.js";
+
+/** Latency buckets (seconds) shared by ack and upgrade histograms: 0.5 ms .. 10 s. */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Capacity of the recent security events ring buffer. */
+export const SECURITY_EVENTS_CAPACITY = 200;
 
 /**
  * One Prometheus registry per Pylon instance (no global state), plus the core instruments.
@@ -24,12 +31,34 @@ export class Metrics {
   readonly engineErrors: Counter<"code">;
   /** Engine-level closes by reason (parse error, transport error, ping timeout...). */
   readonly engineCloses: Counter<"reason">;
-  /** Transport upgrades by outcome. */
+  /** Transport upgrades by outcome: attempted, succeeded, failed. */
   readonly upgrades: Counter<"outcome">;
+  /** Failed upgrades by reason: probe_closed, timeout, socket_closed. */
+  readonly upgradeFailures: Counter<"reason">;
+  /** Time from the handshake to a completed upgrade to websocket. */
+  readonly upgradeDuration: Histogram;
+  /** Handshakes by client identity (EIO revision, client family, `v` version). */
+  readonly clientHandshakes: Counter<"eio" | "client" | "version">;
+  /** Events received from clients, by namespace and declared event name ("other" otherwise). */
+  readonly eventsIn: Counter<"namespace" | "event">;
+  /** Events sent to clients (each delivery counts), by namespace and declared event name. */
+  readonly eventsOut: Counter<"namespace" | "event">;
+  /** Bytes of Engine.IO message payloads received. */
+  readonly bytesIn: Counter;
+  /** Ack round trips: client_to_server (server handler answered) and server_to_client (client answered). */
+  readonly ackLatency: Histogram<"direction">;
+  /** The event tallies behind eventsIn/eventsOut (hot path: `tally.in++`). */
+  readonly events = new EventCounters();
+  /** Recent security events (ring buffer) and their counter. */
+  readonly securityEvents: SecurityEvents;
+  /** Payload bytes received, flushed into bytesIn at scrape time. */
+  bytesInCount = 0;
+  #bytesInFlushed = 0;
 
   constructor(config: PylonConfig["metrics"]) {
     this.prefix = config.prefix;
-    if (config.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: this.prefix });
+    // Default metrics include nodejs_eventloop_lag_seconds (+ percentiles) and nodejs_gc_duration_seconds (by kind).
+    if (config.enabled && config.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: this.prefix });
     this.socketsConnected = this.gauge({ name: "sockets_connected", help: "Connected sockets by namespace and transport", labelNames: ["namespace", "transport"] });
     this.engineConnections = this.gauge({ name: "engine_connections", help: "Open Engine.IO connections by protocol version (EIO=3|4)", labelNames: ["protocol"] });
     this.handshakes = this.counter({ name: "handshakes_total", help: "Engine.IO handshakes by outcome", labelNames: ["outcome"] });
@@ -37,7 +66,40 @@ export class Metrics {
     this.disconnects = this.counter({ name: "disconnects_total", help: "Socket disconnects by namespace and reason", labelNames: ["namespace", "reason"] });
     this.engineErrors = this.counter({ name: "engine_connection_errors_total", help: "Rejected Engine.IO requests by error code", labelNames: ["code"] });
     this.engineCloses = this.counter({ name: "engine_closes_total", help: "Engine.IO connection closes by reason", labelNames: ["reason"] });
-    this.upgrades = this.counter({ name: "transport_upgrades_total", help: "Transport upgrades (polling -> websocket) by outcome", labelNames: ["outcome"] });
+    this.upgrades = this.counter({ name: "transport_upgrades_total", help: "Transport upgrades (polling -> websocket) by outcome: attempted, succeeded, failed", labelNames: ["outcome"] });
+    this.upgradeFailures = this.counter({ name: "transport_upgrade_failures_total", help: "Failed upgrades by reason: probe_closed (websocket probe closed first), timeout (engine.upgradeTimeout), socket_closed", labelNames: ["reason"] });
+    this.upgradeDuration = this.histogram({ name: "transport_upgrade_duration_seconds", help: "Time from the Engine.IO handshake to a completed upgrade to websocket", buckets: LATENCY_BUCKETS });
+    this.clientHandshakes = this.counter({ name: "client_handshakes_total", help: "Handshakes by client identity: EIO revision, client family (User-Agent), version (v query parameter)", labelNames: ["eio", "client", "version"] });
+    const flushEvents = (): void => {
+      if (this.eventsIn && this.eventsOut) this.events.flush(this.eventsIn, this.eventsOut);
+    };
+    this.eventsIn = this.counter({ name: "events_in_total", help: "Events received from clients by namespace and declared event name (others: event=\"other\")", labelNames: ["namespace", "event"], collect: flushEvents });
+    this.eventsOut = this.counter({ name: "events_out_total", help: "Events delivered to clients (one per recipient) by namespace and declared event name", labelNames: ["namespace", "event"], collect: flushEvents });
+    const flushBytes = (): void => {
+      const delta = this.bytesInCount - this.#bytesInFlushed;
+      if (delta > 0) {
+        this.bytesIn.inc(delta);
+        this.#bytesInFlushed = this.bytesInCount;
+      }
+    };
+    this.bytesIn = this.counter({ name: "bytes_in_total", help: "Bytes of Engine.IO message payloads received (UTF-8 / binary length)", collect: flushBytes });
+    this.ackLatency = this.histogram({ name: "ack_latency_seconds", help: "Ack round trip: client_to_server = event received to handler ack; server_to_client = emit to client ack", labelNames: ["direction"], buckets: LATENCY_BUCKETS });
+    const securityCounter = this.counter({ name: "security_events_total", help: "Security events recorded for the admin dashboard, by type", labelNames: ["type"] });
+    this.securityEvents = new SecurityEvents(SECURITY_EVENTS_CAPACITY, securityCounter);
+    this.declareEvents(config.eventNames);
+    // Series alerts and dashboards divide by exist from the start (0), not only after the first occurrence.
+    for (const outcome of ["attempted", "succeeded", "failed"]) this.upgrades.inc({ outcome }, 0);
+    for (const reason of ["probe_closed", "timeout", "socket_closed"]) this.upgradeFailures.inc({ reason }, 0);
+    for (const direction of ["client_to_server", "server_to_client"]) this.ackLatency.zero({ direction });
+    this.handshakes.inc({ outcome: "ok" }, 0);
+  }
+
+  /**
+   * Declares event names counted by name in events_in_total/events_out_total (others count as "other").
+   * Returns the names refused (invalid names, or over the cap of 256).
+   */
+  declareEvents(names: readonly string[]): string[] {
+    return this.events.declare(names);
   }
 
   counter<L extends string>(cfg: CounterConfiguration<L>): Counter<L> {

@@ -63,5 +63,9 @@ export const metricsSection = z
     processMetrics: z.boolean().default(true).meta({
       description: "Include prom-client's default process metrics (CPU, memory, event-loop lag, GC).",
     }),
+    eventNames: z.array(z.string().regex(/^[A-Za-z0-9_:.\-/]{1,64}$/)).max(256).default([]).meta({
+      description:
+        "Event names counted by name in pylon_events_in_total/pylon_events_out_total (modules declare their own too); any other name is counted as \"other\" so label cardinality stays bounded.",
+    }),
   })
   .strict();
