@@ -272,17 +272,23 @@ export function openWebSocket(target: Target, query: Record<string, string>, hea
     ws.once("upgrade", (res) => {
       ws.once("open", () => done({ ok: true, ws, ms: performance.now() - started, headers: res.headers, first }));
     });
-    ws.once("unexpected-response", (_req, res) => {
+    let refused = false;
+    ws.once("unexpected-response", (req, res) => {
+      refused = true;
       const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
+      const finish = (): void => {
         const r: HttpResult = { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), ms: performance.now() - started };
         done({ ok: false, status: r.status, res: r, error: `${describe(r)} instead of 101 Switching Protocols` });
-      });
-      res.on("error", () => done({ ok: false, status: res.statusCode ?? 0, error: `HTTP ${res.statusCode} instead of 101 Switching Protocols` }));
-      ws.terminate();
+        req.destroy();
+      };
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", finish);
+      res.on("close", finish);
+      res.on("error", finish);
     });
-    ws.on("error", (err) => done({ ok: false, error: err.message }));
+    ws.on("error", (err) => {
+      if (!refused) done({ ok: false, error: err.message });
+    });
   });
 }
 

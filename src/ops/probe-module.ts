@@ -8,12 +8,14 @@ const MAX_CHUNKS = 10;
 const MAX_GAP_MS = 500;
 /** Streams in flight at once per node; more get 429 (counted). */
 const MAX_CONCURRENT = 8;
+/** Every stream line is padded to this size so the body length is known up front. */
+const LINE_BYTES = 80;
 
 /**
  * Server side of `pylon doctor`: two tiny probes served on the Engine.IO path itself, so they cross exactly the proxy
  * hops socket.io traffic crosses (a proxy that routes only /socket.io/ still reaches them):
- *  - `?pylon_probe=stream&chunks=N&gap=MS`: a chunked response writing one NDJSON line `{i, t, node}` every MS ms
- *    (t = ms since the request arrived). A buffering proxy delivers them all at the end.
+ *  - `?pylon_probe=stream&chunks=N&gap=MS`: a response (fixed Content-Length) writing one NDJSON line `{i, t, node}`
+ *    every MS ms (t = ms since the request arrived). A buffering proxy delivers them all at the end.
  *  - `?pylon_probe=node`: `{node, t}` (which node answered: shows the balancer's routing).
  * Bounded: at most 10 chunks 500 ms apart, at most 8 streams at once; nothing else is exposed.
  */
@@ -52,12 +54,14 @@ export class DoctorProbeModule implements PylonModule {
     const chunks = clamp(Number(q.get("chunks") ?? 5), 2, MAX_CHUNKS);
     const gap = clamp(Number(q.get("gap") ?? 200), 10, MAX_GAP_MS);
     this.#probes?.inc({ kind, outcome: "ok" });
-    // No X-Accel-Buffering header on purpose: the probe must see the proxy's own buffering setting.
-    res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store" });
+    // No X-Accel-Buffering header on purpose: the probe must see the proxy's own buffering setting. A fixed
+    // Content-Length (not chunked): nginx flushes each upstream chunk of a chunked body even with buffering on, so
+    // only a plain body shows what the proxy does with a response that trickles in, as engine.io's responses do.
+    res.writeHead(200, { "content-type": "application/x-ndjson", "cache-control": "no-store", "content-length": String(chunks * LINE_BYTES) });
     this.#open.add(res);
     let i = 0;
     const write = (): void => {
-      res.write(JSON.stringify({ i, t: elapsed(), node: nodeId }) + "\n");
+      res.write(JSON.stringify({ i, t: elapsed(), node: nodeId.slice(0, 24) }).padEnd(LINE_BYTES - 1, " ") + "\n");
       i++;
       if (i >= chunks) {
         this.#open.delete(res);

@@ -6,7 +6,7 @@ const CHUNKS = 5;
 const GAP_MS = 250;
 
 /**
- * proxy-buffering: the server writes 5 NDJSON lines 250 ms apart (Pylon's doctor probe, on the engine path); each
+ * proxy-buffering: the server writes 5 NDJSON lines 250 ms apart in one plain (Content-Length) response (Pylon's doctor probe, on the engine path); each
  * line carries the server-side timestamp. Through a streaming proxy they arrive spread out like the server wrote them;
  * through a buffering proxy they arrive together at the end, and so would any streamed response.
  */
@@ -25,7 +25,7 @@ export const bufferingCheck: Check = {
           const line = pending.slice(0, nl);
           pending = pending.slice(nl + 1);
           try {
-            const o = JSON.parse(line) as { i: number; t: number };
+            const o = JSON.parse(line.trim()) as { i: number; t: number };
             arrivals.push({ i: o.i, t: o.t, at: ms });
           } catch {
             // not a probe line

@@ -1,4 +1,4 @@
-import { closePolling, describe, engineError, openPolling, openWebSocket, closeWebSocket, parseOpen, poll, postPackets, send, splitPayload, round } from "../eio.js";
+import { closePolling, describe, engineError, nextMessage, type Target, openPolling, openWebSocket, closeWebSocket, parseOpen, poll, postPackets, send, splitPayload, round } from "../eio.js";
 import { fail, pass, type Check } from "../finding.js";
 
 /**
@@ -64,6 +64,11 @@ export const handshakeCheck: Check = {
     } else {
       sio = `POST refused: ${posted instanceof Error ? posted.message : describe(posted)}`;
     }
+    if (!sio.startsWith("Socket.IO protocol 5") && !(posted instanceof Error) && engineError(posted)?.code === 1) {
+      // the POST reached another node (no affinity: see session-affinity); ask over one WebSocket connection instead
+      evidence.push(`${sio} (the in-session POST reached another node: see session-affinity)`);
+      sio = await socketIoOverWebSocket(target, opts.timeoutMs);
+    }
     evidence.push(sio);
     await closePolling(target, session);
 
@@ -91,4 +96,20 @@ export const handshakeCheck: Check = {
 
 function openLine(open: { sid: string; upgrades: string[]; pingInterval: number; pingTimeout: number; maxPayload: number }): string {
   return `open packet: upgrades=[${open.upgrades.join(",")}] pingInterval=${open.pingInterval} ms pingTimeout=${open.pingTimeout} ms maxPayload=${open.maxPayload} bytes`;
+}
+
+/** Socket.IO CONNECT to "/" over one WebSocket (no affinity needed). */
+async function socketIoOverWebSocket(target: Target, timeoutMs: number): Promise<string> {
+  const ws = await openWebSocket(target, { EIO: "4", transport: "websocket" }, {}, timeoutMs);
+  if (!ws.ok) return `no Socket.IO answer (WebSocket: ${ws.error})`;
+  try {
+    if (!parseOpen(await ws.first)) return "no Socket.IO answer (no open packet on the WebSocket)";
+    ws.ws.send("40");
+    const answer = await nextMessage(ws.ws, (m) => m.startsWith("40") || m.startsWith("44"), timeoutMs);
+    if (answer?.startsWith("40")) return "Socket.IO protocol 5 (server 3.x/4.x): namespace / accepted the CONNECT (over WebSocket)";
+    if (answer?.startsWith("44")) return `Socket.IO protocol 5 (server 3.x/4.x): namespace / refused the CONNECT (${answer.slice(2, 120)}) (over WebSocket)`;
+    return "no Socket.IO answer over WebSocket";
+  } finally {
+    await closeWebSocket(ws.ws);
+  }
 }

@@ -52,7 +52,7 @@ export const upgradeCheck: Check = {
     facts.websocket = direct.ok;
     if (upgraded && direct.ok) return pass("WebSocket upgrade works through the proxy", evidence, "stuckOnPolling");
     if (direct.ok && !upgraded) {
-      const unknownSid = !up.ok && up.res && /"code":1\b/.test(up.res.body);
+      const unknownSid = !up.ok && up.res !== undefined && /"code":1\b|Session ID unknown/.test(up.res.body);
       return fail(
         "error",
         unknownSid
