@@ -1,0 +1,33 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ownerOf, sessionIdFor, sidOf } from "../../src/transport/session-router-ids.js";
+
+describe("session ids that name their owner node", () => {
+  it("round-trips every valid node id", () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{1,32}$/), (nodeId) => {
+        const sid = sessionIdFor(nodeId);
+        assert.equal(ownerOf(sid), nodeId);
+        assert.match(sid, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20}$/);
+      }),
+    );
+  });
+
+  it("ids are unique", () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => sessionIdFor("n1")));
+    assert.equal(ids.size, 10_000);
+  });
+
+  it("plain engine.io ids and garbage name no owner", () => {
+    for (const sid of ["", "AAAAAAAAAAAAAAAAAAAA", ".abc", "a b.c", `${"x".repeat(33)}.abc`, "n1/..x"]) assert.equal(ownerOf(sid), undefined, sid);
+  });
+
+  it("reads sid from the query string only", () => {
+    assert.equal(sidOf("/socket.io/?EIO=4&transport=polling&sid=n1.abc"), "n1.abc");
+    assert.equal(sidOf("/socket.io/?EIO=4&transport=polling"), undefined);
+    assert.equal(sidOf("/socket.io/"), undefined);
+    assert.equal(sidOf(undefined), undefined);
+    assert.equal(sidOf(`/socket.io/?sid=${"x".repeat(200)}`), undefined);
+  });
+});
