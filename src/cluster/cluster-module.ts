@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import type { PylonConfig } from "../config/index.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { sendJson } from "../server/http-router.js";
+import { errorBody } from "../protocol/errors.js";
 import { SessionRouter } from "../transport/session-router.js";
 import { engineConnections } from "../transport/engine-internals.js";
 import { createBackplane, type Backplane } from "./adapter.js";
@@ -120,7 +121,7 @@ export class ClusterModule implements PylonModule {
   async #roomCount(url: URL, res: Parameters<Parameters<PylonContext["routes"]["add"]>[2]>[1]): Promise<void> {
     const parts = url.pathname.slice("/api/rooms/".length).split("/");
     if (parts.length !== 2 || !parts[1]) {
-      return sendJson(res, 400, { error: { code: "bad_request", message: "use /api/rooms/:namespace/:room (namespace without its leading /, or _ for /)" } });
+      return sendJson(res, 400, { error: errorBody("bad_request", { hint: "use /api/rooms/:namespace/:room (namespace without its leading /, or _ for /)" }) });
     }
     let nsName: string;
     let room: string;
@@ -129,16 +130,16 @@ export class ClusterModule implements PylonModule {
       nsName = ns === "_" || ns === "" || ns === "/" ? "/" : ns.startsWith("/") ? ns : `/${ns}`;
       room = decodeURIComponent(parts[1]);
     } catch {
-      return sendJson(res, 400, { error: { code: "bad_request", message: "malformed percent-encoding" } });
+      return sendJson(res, 400, { error: errorBody("bad_request", { hint: "malformed percent-encoding" }) });
     }
     const nsp = this.#ctx.io._nsps.get(nsName);
-    if (!nsp) return sendJson(res, 404, { error: { code: "not_found", message: `no namespace ${nsName}` } });
+    if (!nsp) return sendJson(res, 404, { error: errorBody("invalid_namespace", { namespace: nsName }) });
     const local = nsp.adapter.rooms.get(room)?.size ?? 0;
     try {
       const sockets = await nsp.in(room).fetchSockets();
       sendJson(res, 200, { namespace: nsName, room, members: sockets.length, local });
     } catch (err) {
-      sendJson(res, 503, { error: { code: "backplane_unavailable", message: (err as Error).message }, namespace: nsName, room, local });
+      sendJson(res, 503, { error: errorBody("backplane_unavailable", { detail: (err as Error).message }), namespace: nsName, room, local });
     }
   }
 

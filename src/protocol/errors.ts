@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   unknown_command: { message: "no handler for this command", wire: true },
   command_failed: { message: "the command handler failed", wire: true },
   resync_required: { message: "the position cannot be continued without a hole; reload and continue from the head", wire: true },
+  bad_request: { message: "malformed request", wire: true },
+  backplane_unavailable: { message: "the backplane did not answer in time; retry later", wire: true },
 } as const satisfies Record<string, { message: string; wire: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
