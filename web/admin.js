@@ -5,6 +5,7 @@
   const STATS_EVERY_MS = 2000;
   const CLUSTER_EVERY_MS = 5000;
   const HISTORY = 150; // points kept for the chart (5 minutes at 2 s)
+  const MIN_SLOTS = 15;
   const KEY = "pylon-admin-token";
   const store = window.sessionStorage;
   const $ = (id) => document.getElementById(id);
@@ -139,7 +140,7 @@
   }
 
   function renderCluster(cl) {
-    $("cluster-scope").textContent = cl.scope === "cluster" ? cl.nodes.length + " nodes · " + cl.registry + " registry" : "this node only";
+    $("cluster-scope").textContent = cl.scope === "cluster" ? cl.nodes.length + (cl.nodes.length === 1 ? " node · " : " nodes · ") + cl.registry + " registry" : "this node only";
     fill($("nodes"), cl.nodes.map((n) => {
       const name = el("span", n.self ? "self" : "", n.id);
       return [{ node: name, cls: "l" }, { text: n.version || "-", cls: "l" }, { text: fmt.int(n.connections) }, { text: n.lastSeen ? fmt.time(n.lastSeen) : "now", cls: "l" }];
@@ -170,10 +171,12 @@
       g.textAlign = "left";
       g.fillText(fmt.int(maxConn * (1 - i / 4)), w - pad.r + 6, y + 4);
     }
-    const x = (i) => pad.l + ((w - pad.l - pad.r) * i) / Math.max(1, HISTORY - 1);
+    // the x axis spans at least MIN_SLOTS points so a fresh page shows a readable line, at most HISTORY
+    const slots = Math.min(HISTORY, Math.max(MIN_SLOTS, history.length));
+    const x = (i) => pad.l + ((w - pad.l - pad.r) * i) / Math.max(1, slots - 1);
     const line = (key, max, color, width) => {
       if (history.length < 2) return;
-      const off = HISTORY - history.length;
+      const off = slots - history.length;
       g.strokeStyle = color; g.lineWidth = width; g.beginPath();
       history.forEach((p, i) => {
         const y = pad.t + (h - pad.t - pad.b) * (1 - p[key] / max);

@@ -16,7 +16,8 @@ export interface Snapshot {
 export async function takeSnapshot(registry: Registry, now: number): Promise<Snapshot> {
   const json = (await registry.getMetricsAsJSON()) as unknown as { name: string; values: SeriesValue[] }[];
   const metrics = new Map<string, SeriesValue[]>();
-  for (const m of json) metrics.set(m.name, m.values);
+  // prom-client hands out its live value objects for counters and gauges: copy them, or old samples would move too
+  for (const m of json) metrics.set(m.name, m.values.map((v) => ({ labels: v.labels, value: v.value, metricName: v.metricName })));
   return { at: now, metrics };
 }
 
