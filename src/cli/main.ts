@@ -10,6 +10,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   doctor: { summary: "doctor <url>: diagnose a deployment through its proxy (upgrade, buffering, affinity, idle timeout ...)", load: async () => (await import("./doctor.js")).doctorCommand },
   token: { summary: "token keygen | token mint (test keys and tokens)", load: async () => (await import("./token.js")).tokenCommand },
   load: { summary: "load <url> --scenario connect|churn|storm|broadcast|echo: generate load", load: async () => (await import("./load.js")).loadCommand },
+  canary: { summary: "canary <url>: synthetic clients, broadcasts and an SLO gate (exit 1 when breached)", load: async () => (await import("./canary.js")).canaryCommand },
 };
 
 function usage(io: Io): void {
