@@ -108,7 +108,13 @@ test("say into a room one has not joined reaches nobody", async () => {
 });
 
 test("admin and claim-gated namespaces refuse other users; admins may do everything", async () => {
-  for (const [nsp, extra] of [["/admin", {}], ["/admin", { roles: ["user", "Admin"] }], ["/pro", { claims: { plan: "free" } }], ["/pro", {}]] as const) {
+  const cases: [string, { roles?: string[]; claims?: Record<string, unknown> }][] = [
+    ["/admin", {}],
+    ["/admin", { roles: ["user", "Admin"] }],
+    ["/pro", { claims: { plan: "free" } }],
+    ["/pro", {}],
+  ];
+  for (const [nsp, extra] of cases) {
     const err = await as("alice", nsp, extra).then(
       (s) => {
         s.disconnect();
