@@ -4,7 +4,7 @@
 // bench/results/<timestamp>.json and a PNG chart of the scaling curves. See docs/benchmarks.md.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus } from "node:os";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { ClientTrigger, LoadSession, nowMs } from "../src/load/index.js";
 import { chartSvg, renderPng, type CurveData } from "./lib/chart.js";
@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, "-");
+  const loadAtStart = loadavg()[0] ?? 0;
   const wants = wantsFn(args.only);
   const suites = SUITES.filter((s) => wants(s.name));
   if (suites.length === 0) throw new Error(`--only ${args.only.join(",")} selects no suite (suites: ${SUITES.map((s) => s.name).join(", ")})`);
@@ -168,14 +169,21 @@ async function main(): Promise<void> {
   }
   const jsonFile = join(args.outDir, `${stamp}.json`);
   const pngFile = join(args.outDir, `${stamp}.png`);
-  const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? "", node: process.version, platform: process.platform };
+  const machine = {
+    cpus: cpus().length,
+    model: cpus()[0]?.model ?? "",
+    node: process.version,
+    platform: process.platform,
+    // 1-minute load average at start and end: other work on the machine inflates CPU-per-op figures
+    loadavg: [Math.round(loadAtStart * 100) / 100, Math.round((loadavg()[0] ?? 0) * 100) / 100],
+  };
   let chart: string | null = null;
   const curveDefs = suites.flatMap((s) => s.curves ?? []).filter((d) => curveOut[d.id] && Object.keys(curveOut[d.id]?.data ?? {}).length);
   if (args.chart && curveDefs.length) {
     try {
       const svg = chartSvg(
         curveDefs.map((def) => ({ def, data: curveOut[def.id]?.data ?? {} })),
-        `${args.quick ? "quick mode" : `medians of ${args.reps}`}, ${started.toISOString().slice(0, 16)}Z, ${machine.cpus} cores, node ${machine.node}; ${pinning.note}`,
+        `${args.quick ? "quick mode" : `medians of ${args.reps}`}, ${started.toISOString().slice(0, 16)}Z, ${machine.cpus} cores (load avg ${machine.loadavg.join("->")}), node ${machine.node}; ${pinning.note}`,
       );
       await renderPng(svg, pngFile);
       chart = pngFile;
@@ -208,7 +216,7 @@ async function main(): Promise<void> {
       process.stdout.write(`top self-time frames, ${name}:\n${frames.map((f) => `  ${f.self.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`).join("\n")}\n\n`);
     }
   }
-  process.stdout.write(`${pinning.note}\nresults: ${jsonFile}${chart ? `\nchart:   ${chart}` : ""}\nelapsed: ${(result.elapsedMs / 1000).toFixed(1)}s\n`);
+  process.stdout.write(`${pinning.note}; machine load average ${machine.loadavg.join(" -> ")} (${machine.cpus} cores)\nresults: ${jsonFile}${chart ? `\nchart:   ${chart}` : ""}\nelapsed: ${(result.elapsedMs / 1000).toFixed(1)}s\n`);
   if (suiteErrors.length) {
     process.stderr.write(`${suiteErrors.length} suite run(s) failed\n`);
     process.exitCode = 1;

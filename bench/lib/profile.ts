@@ -1,4 +1,4 @@
-// Top frames of a V8 .cpuprofile by self time.
+// Top frames of a V8 .cpuprofile by self time, as a share of the busy (non-idle) samples.
 import { readFileSync } from "node:fs";
 
 interface ProfileNode {
@@ -22,6 +22,7 @@ export function topFrames(file: string, n = 15): Frame[] {
     if (!hits) continue;
     total += hits;
     const cf = node.callFrame;
+    if (cf.functionName === "(idle)") continue; // percentages are of busy time
     const where = cf.url ? `${cf.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/(dist|src)\//, "$1/")}:${cf.lineNumber + 1}` : "";
     const key = `${cf.functionName}@${where}`;
     const f = byKey.get(key) ?? { self: 0, fn: cf.functionName || "(anonymous)", where, hits: 0 };

@@ -1,7 +1,7 @@
 // The servers under test: each runs as its own child process (optionally pinned to a core with taskset, fd limit raised
 // with prlimit), preloaded with the bench probe (bench/servers/probe.ts) for heap-after-GC and CPU profiles over IPC.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, mkdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,7 +23,7 @@ export interface BenchBuild {
 
 /** Builds Pylon (tsc -> dist/) and bundles the bench servers and probe to plain JS, so no server runs under tsx. */
 export async function buildBench(log: (s: string) => void, skipPylonBuild = false): Promise<BenchBuild> {
-  if (!skipPylonBuild) {
+  if (!skipPylonBuild && distIsStale()) {
     log("building pylon (npm run build) ...");
     const r = spawnSync("npm", ["run", "-s", "build"], { cwd: REPO_ROOT, stdio: ["ignore", "inherit", "inherit"] });
     // tsc still emits when some file has a type error (another feature in progress): bench what was built, loudly.
@@ -50,6 +50,21 @@ export async function buildBench(log: (s: string) => void, skipPylonBuild = fals
     (out as Record<string, string>)[key] = outfile;
   }
   return out as BenchBuild;
+}
+
+/** True when some file under src/ (or web/) is newer than the last build (dist/cli/main.js). */
+function distIsStale(): boolean {
+  const built = join(REPO_ROOT, "dist/cli/main.js");
+  if (!existsSync(built)) return true;
+  const builtAt = statSync(built).mtimeMs;
+  const newer = (dir: string): boolean => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory() ? newer(p) : statSync(p).mtimeMs > builtAt) return true;
+    }
+    return false;
+  };
+  return newer(join(REPO_ROOT, "src"));
 }
 
 export function freePort(): Promise<number> {

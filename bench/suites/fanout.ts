@@ -16,6 +16,7 @@ async function fanout(
   size: number,
   burst: number,
   deliveries: number,
+  profile = true,
 ): Promise<{ perSec: number; cpuPerDelivery: number; completeness: number }> {
   const ticks = Math.max(5, Math.ceil(deliveries / (size * burst)));
   const run = (): ReturnType<LoadSession["broadcast"]> =>
@@ -32,7 +33,7 @@ async function fanout(
       deadlineAt: ctx.deadlineAt(60),
     });
   const name = `fanout-${size}${burst > 1 ? `-burst${burst}` : ""}`;
-  const { result, cpuUs } = await ctx.cpu(() => ctx.profiled(name, run));
+  const { result, cpuUs } = await ctx.cpu(() => (profile ? ctx.profiled(name, run) : run()));
   if (result.completeness < 1) ctx.log(`${name}: completeness ${result.completeness.toFixed(4)} (${result.received}/${result.expected})`);
   await pause(200);
   return { perSec: result.deliveriesPerSec, cpuPerDelivery: cpuUs / result.serverDeliveries, completeness: result.completeness };
@@ -70,7 +71,7 @@ export const fanoutSuite: Suite = {
       for (const s of [...sizes].sort((a, b) => a - b)) await session.join(`r${s}`, 0, s, ctx.deadlineAt(60));
       await trigger.prepare([...sizes].map((s) => `r${s}`));
       // warm-up: a few broadcasts so JIT and buffers are settled before measuring
-      await fanout(ctx, session, trigger, Math.min(...sizes), 1, ctx.quick ? 1000 : 5000);
+      await fanout(ctx, session, trigger, Math.min(...sizes), 1, ctx.quick ? 1000 : 5000, false);
       for (const s of [...measure].sort((a, b) => a - b)) {
         const r = await fanout(ctx, session, trigger, s, 1, deliveries);
         if (wantCurve) ctx.point("fanout", s, r.perSec);
