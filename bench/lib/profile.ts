@@ -19,10 +19,9 @@ export function topFrames(file: string, n = 15): Frame[] {
   let total = 0;
   for (const node of prof.nodes) {
     const hits = node.hitCount ?? 0;
-    if (!hits) continue;
-    total += hits;
     const cf = node.callFrame;
-    if (cf.functionName === "(idle)") continue; // percentages are of busy time
+    if (!hits || cf.functionName === "(idle)") continue; // percentages are of busy time
+    total += hits;
     const where = cf.url ? `${cf.url.replace(/^.*node_modules\//, "").replace(/^file:\/\/.*\/(dist|src)\//, "$1/")}:${cf.lineNumber + 1}` : "";
     const key = `${cf.functionName}@${where}`;
     const f = byKey.get(key) ?? { self: 0, fn: cf.functionName || "(anonymous)", where, hits: 0 };

@@ -24,7 +24,8 @@ async function fanout(
       trigger,
       rooms: [`r${size}`],
       rate: 1,
-      window: burst > 1 ? 1 : 2,
+      // enough broadcasts in flight that small rooms are not bound by the trigger's round trip; bursts: one tick at a time
+      window: burst > 1 ? 1 : Math.max(2, Math.ceil(5000 / size)),
       burst,
       count: ticks,
       durationMs: ctx.quick ? 8000 : 30_000,
