@@ -18,7 +18,7 @@ async function fanout(
   deliveries: number,
   profile = true,
 ): Promise<{ perSec: number; cpuPerDelivery: number; completeness: number }> {
-  const ticks = Math.max(5, Math.ceil(deliveries / (size * burst)));
+  const ticks = Math.max(burst > 1 ? 2 : 5, Math.ceil(deliveries / (size * burst)));
   const run = (): ReturnType<LoadSession["broadcast"]> =>
     session.broadcast({
       trigger,
