@@ -6,6 +6,7 @@ import { startNginx, type NginxProcess, type StartNginxOptions } from "./nginx.j
 import { CLI_PATH, tempDir } from "./paths.js";
 import { freePort } from "./ports.js";
 import { startPylon, type PylonProcess } from "./pylon-process.js";
+import { startScaleCluster } from "./scale.js";
 
 /**
  * Deployments for `pylon doctor`: one healthy setup and deliberately broken ones, each made with real nginx in front
@@ -71,6 +72,11 @@ export async function startDoctorSetups(track: (p: Stoppable) => void): Promise<
   // a: fast heartbeat, b: default heartbeat (25 s + 20 s), c: an independent second node (no backplane)
   const [a, b, c] = await Promise.all([pylon(FAST_HEARTBEAT), pylon([]), pylon([...FAST_HEARTBEAT, "--cluster.forwarding", "false"])]);
   const up = (p: PylonProcess): string => `127.0.0.1:${p.port}`;
+  // the 3-node production shape: Redis backplane, session forwarding, nginx round robin without affinity
+  const cluster = await startScaleCluster({ args: ["--engine.pingTimeout", "5000"] });
+  track(cluster.nginx);
+  for (const n of cluster.nodes) track(n);
+  track(cluster.redis);
   const tls = makeCert();
   const tlsPort = await freePort();
   const [healthy, strip, buffering, idle, roundRobin] = await Promise.all([
@@ -89,6 +95,13 @@ export async function startDoctorSetups(track: (p: Stoppable) => void): Promise<
       url: healthy.url,
       args: ["--idle-max", "12s"],
       expect: { fails: {}, passes: ["handshake", "websocket-upgrade", "proxy-buffering", "session-affinity", "idle-timeout", "cors-origin", "payload-limit", "cross-node"] },
+    },
+    {
+      name: "healthy-3-node-cluster",
+      fault: "nothing (3 nodes, Redis backplane, forwarding, round robin)",
+      url: cluster.nginx.url,
+      args: ["--idle-max", "12s"],
+      expect: { fails: {}, passes: ["handshake", "websocket-upgrade", "session-affinity", "idle-timeout", "cross-node"] },
     },
     {
       name: "upgrade-stripped",

@@ -18,7 +18,7 @@ before(async () => {
   for (const s of setups) runs.set(s.name, runDoctorCli(s.url, s.args));
 });
 
-const NAMES = ["healthy", "upgrade-stripped", "proxy-buffering", "idle-timeout-5s", "round-robin-no-forwarding", "tls-untrusted", "tls-expiring"];
+const NAMES = ["healthy", "healthy-3-node-cluster", "upgrade-stripped", "proxy-buffering", "idle-timeout-5s", "round-robin-no-forwarding", "tls-untrusted", "tls-expiring"];
 
 for (const name of NAMES) {
   test(`doctor diagnoses: ${name}`, async () => {
