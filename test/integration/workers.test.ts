@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connectClient, metricSum, scrapeMetrics, startPylon, useCleanup, waitFor } from "../helpers/index.js";
+import { connectClient, metricSum, scrapeMetrics, startPylon, startRedis, useCleanup, waitFor } from "../helpers/index.js";
 import { PING_ARGS, connectListeners, ownerNode, waitAllReceived } from "../helpers/scale.js";
 
 // `pylon serve --workers 2`: node:cluster workers share one port (the primary spreads connections), with no sticky
@@ -36,5 +36,26 @@ describe("--workers 2 on one port", () => {
 
     const exit = await node.stop();
     assert.equal(exit.code, 0, "the primary drains its workers and exits 0 on SIGTERM");
+  });
+
+  it("--workers 2 with --redis-url: 2 processes x 2 workers share one registry and one broadcast domain", async () => {
+    const redis = await startRedis();
+    const args = ["--workers", "2", "--redis-url", redis.url, ...PING_ARGS];
+    const [p1, p2] = await Promise.all([startPylon({ args: [...args, "--node-id", "ha"] }), startPylon({ args: [...args, "--node-id", "hb"] })]);
+    const list = await waitFor(async () => {
+      const r = (await (await fetch(`${p1!.url}/api/nodes`)).json()) as { adapter: string; nodes: { id: string }[] };
+      return r.nodes.length === 4 ? r : undefined;
+    }, { message: "4 workers in the Redis registry" });
+    assert.equal(list.adapter, "redis");
+    assert.deepEqual(list.nodes.map((n) => n.id), ["ha-w1", "ha-w2", "hb-w1", "hb-w2"]);
+    const listeners = [
+      ...(await connectListeners(p1!.url, 9, "h", { transports: ["polling"] })),
+      ...(await connectListeners(p2!.url, 9, "h", { transports: ["polling"] })),
+    ];
+    const sender = await connectClient(`${p2!.url}/demo`, { transports: ["websocket"] });
+    await sender.timeout(5000).emitWithAck("join", "h");
+    sender.emit("say", { room: "h", text: "y1" });
+    await waitAllReceived(listeners, ["y1"]);
+    for (const l of listeners) assert.deepEqual(l.disconnects, []);
   });
 });
