@@ -17,8 +17,6 @@ export const ERROR_CODES = {
   unknown_event: { message: "unknown event", wire: true },
   payload_too_large: { message: "payload exceeds the size or depth limit", wire: true },
   rate_limited: { message: "rate limit exceeded; retry later", wire: true },
-  overloaded: { message: "too many events in flight for this connection; retry later", wire: true },
-  slow_consumer: { message: "the connection was closed because it did not read its messages fast enough", wire: true },
   invalid_stream: { message: "invalid stream name", wire: true },
   subscribe_forbidden: { message: "not allowed to subscribe to this stream", wire: true },
   publish_forbidden: { message: "not allowed to publish to this stream", wire: true },
@@ -26,8 +24,11 @@ export const ERROR_CODES = {
   unknown_command: { message: "no handler for this command", wire: true },
   command_failed: { message: "the command handler failed", wire: true },
   resync_required: { message: "the position cannot be continued without a hole; reload and continue from the head", wire: true },
+  overloaded: { message: "too many events in flight for this connection; retry later", wire: true },
+  slow_consumer: { message: "the connection was closed because it did not read its messages fast enough", wire: true },
   bad_request: { message: "malformed request", wire: true },
   backplane_unavailable: { message: "the backplane did not answer in time; retry later", wire: true },
+  unauthorized: { message: "a valid admin token is required (Authorization: Bearer <admin.token>)", wire: true },
 } as const satisfies Record<string, { message: string; wire: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

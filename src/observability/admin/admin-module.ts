@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PylonConfig } from "../../config/index.js";
 import type { PylonContext, PylonModule } from "../../server/module.js";
 import { sendJson } from "../../server/http-router.js";
+import { errorBody } from "../../protocol/errors.js";
 import { StatsService } from "./stats.js";
 
 /** What the cluster view needs from a node registry (src/cluster's NodeRegistry.list() satisfies it). */
@@ -76,7 +77,7 @@ export class AdminModule implements PylonModule {
       if (this.#check(req.headers.authorization)) return true;
       authFailures.inc();
       ctx.metrics.securityEvents.record({ type: "admin_auth_failed", address: ctx.clientAddress(req), detail: `${req.method ?? "GET"} ${(req.url ?? "").split("?")[0]}` });
-      sendJson(res, 401, { error: { code: "unauthorized", message: "a valid admin token is required (Authorization: Bearer <admin.token>)" } }, { "www-authenticate": 'Bearer realm="pylon-admin"', ...SECURITY_HEADERS });
+      sendJson(res, 401, { error: errorBody("unauthorized") }, { "www-authenticate": 'Bearer realm="pylon-admin"', ...SECURITY_HEADERS });
       return false;
     };
     this.#disposers.push(
