@@ -1,10 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseLoadArgs, UsageError } from "../../src/cli/load.js";
 import { loadScenarioFile, LoadOptionsError, parseLoadOptions, parseTransportMix, transportFor } from "../../src/load/index.js";
-import { tempDir } from "../helpers/index.js";
+import { REPO_ROOT, tempDir } from "../helpers/index.js";
 
 test("pylon load flags map onto the load options (the same paths a scenario file uses)", () => {
   const a = parseLoadArgs([
@@ -73,4 +73,14 @@ test("a YAML scenario file maps 1:1 onto the options; flags override it", async 
   assert.deepEqual([opts.broadcast.rooms, opts.broadcast.rate, opts.broadcast.burst], [2, 5, 3]);
   writeFileSync(file, "url: http://127.0.0.1:4000\nclientz: 3\n");
   await assert.rejects(loadScenarioFile(file), /clientz|Unrecognized/);
+});
+
+test("the example scenario files in bench/scenarios are valid load options", async () => {
+  const dir = join(REPO_ROOT, "bench/scenarios");
+  const files = readdirSync(dir).filter((f) => /\.(ya?ml|json)$/.test(f));
+  assert.ok(files.length >= 2);
+  for (const f of files) {
+    const opts = await loadScenarioFile(join(dir, f), { url: "http://127.0.0.1:1" });
+    assert.equal(opts.url, "http://127.0.0.1:1", f);
+  }
 });
