@@ -46,11 +46,12 @@ export interface CommandDeps {
  */
 export class CommandRouter {
   readonly #handlers = new Map<string, CommandHandler>();
-  readonly #deps: CommandDeps;
+  #deps!: CommandDeps;
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
 
-  constructor(deps: CommandDeps) {
+  /** Handlers may be registered before the router is bound to its store (module setup). */
+  bind(deps: CommandDeps): void {
     this.#deps = deps;
   }
 

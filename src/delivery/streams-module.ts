@@ -81,7 +81,7 @@ export class StreamsModule implements PylonModule {
   #log!: StreamLog;
   #store!: IdempotencyStore;
   #nsp!: Namespace;
-  #commands!: CommandRouter;
+  readonly #commands = new CommandRouter();
   readonly #hubs = new Map<string, StreamHub>();
   readonly #subs = new Map<string, Map<string, Sub>>();
   readonly #retentionCache = new Map<string, Retention>();
@@ -146,7 +146,7 @@ export class StreamsModule implements PylonModule {
       commands: m.counter({ name: "commands_total", help: "Commands by outcome (ok, error, accepted, replayed, running, rejected)", labelNames: ["outcome"] }),
     };
 
-    this.#commands = new CommandRouter({
+    this.#commands.bind({
       store: this.#store,
       ttlMs: cfg.commands.ttlMs,
       leaseMs: cfg.commands.leaseMs,
@@ -471,7 +471,7 @@ export class StreamsModule implements PylonModule {
     for (const hub of this.#hubs.values()) hub.close();
     this.#hubs.clear();
     this.#subs.clear();
-    this.#commands?.close();
+    this.#commands.close();
     await Promise.allSettled([this.#log?.close(), this.#store?.close()]);
   }
 }

@@ -1,0 +1,145 @@
+// Helpers of the delivery (streams/commands) test suites: fixture nodes, HTTP publishers, chaos on SDK clients,
+// Redis CLIENT KILL by connection name, and the fault-suite driver shared by `npm test` and `npm run test:guarantees`.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Agent, request } from "node:http";
+import { Redis } from "ioredis";
+import { spawnTracked, type TrackedChild } from "./child.js";
+import { freePort } from "./ports.js";
+import { REPO_ROOT, tempDir } from "./paths.js";
+import { waitFor } from "./wait.js";
+
+export const FIXTURE_NODE = join(REPO_ROOT, "test", "fixtures", "delivery-node.mjs");
+
+export interface DeliveryNode {
+  nodeId: string;
+  port: number;
+  url: string;
+  child(): TrackedChild;
+  /** SIGKILL and wait for the exit. */
+  kill(): Promise<void>;
+  /** Start again on the same port with the same node id. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  logs(): string;
+}
+
+function nodeEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k === "PORT" || (k.startsWith("PYLON_") && !k.startsWith("PYLON_TEST_")) || k === "NODE_OPTIONS" || k === "NODE_TEST_CONTEXT") continue;
+    env[k] = v;
+  }
+  return { ...env, PYLON_LOG_LEVEL: "info" };
+}
+
+/** Spawns test/fixtures/delivery-node.mjs (pylon serve + command handlers) and waits until it listens. */
+export async function startDeliveryNode(opts: { nodeId: string; config: Record<string, unknown>; host?: string; port?: number; args?: string[] }): Promise<DeliveryNode> {
+  const host = opts.host ?? "127.0.0.1";
+  const port = opts.port ?? (await freePort());
+  const dir = tempDir("pylon-delivery-");
+  const file = join(dir, "pylon.config.json");
+  writeFileSync(file, JSON.stringify(opts.config, null, 2));
+  let current: TrackedChild | undefined;
+  let history = "";
+  const launch = async (): Promise<void> => {
+    if (current) history += current.stdout() + current.stderr();
+    const args = [FIXTURE_NODE, "serve", "--port", String(port), "--host", host, "--config", file, "--node-id", opts.nodeId, ...(opts.args ?? [])];
+    current = spawnTracked(process.execPath, args, `delivery-node-${opts.nodeId}`, { cwd: dir, env: nodeEnv() });
+    const c = current;
+    await waitFor(() => {
+      if (!c.alive()) throw new Error(`delivery node ${opts.nodeId} exited:\n${c.stdout()}${c.stderr()}`);
+      return /listening on http:\/\//.test(c.stdout());
+    }, { timeoutMs: 20_000, intervalMs: 50, message: `delivery node ${opts.nodeId} listening` }).catch((err: Error) => {
+      c.signal("SIGKILL");
+      throw new Error(`${err.message}\n${c.stdout()}${c.stderr()}`);
+    });
+  };
+  await launch();
+  return {
+    nodeId: opts.nodeId,
+    port,
+    url: `http://${host}:${port}`,
+    child: () => current!,
+    kill: async () => {
+      await current!.stop("SIGKILL", 5000);
+    },
+    restart: launch,
+    stop: async () => {
+      await current!.stop("SIGTERM", 10_000);
+    },
+    logs: () => history + current!.stdout() + current!.stderr(),
+  };
+}
+
+/** Closes every Redis connection whose CLIENT SETNAME starts with `namePrefix`; returns how many were killed. */
+export async function redisClientKill(redisUrl: string, namePrefix: string): Promise<number> {
+  const r = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  try {
+    await r.connect();
+    const list = (await r.client("LIST")) as string;
+    let killed = 0;
+    for (const line of list.split("\n")) {
+      const name = /(?:^| )name=(\S*)/.exec(line)?.[1] ?? "";
+      const id = /(?:^| )id=(\d+)/.exec(line)?.[1];
+      if (id && name.startsWith(namePrefix)) {
+        killed += Number(await r.client("KILL", "ID", id));
+      }
+    }
+    return killed;
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** A keep-alive HTTP publisher: POST /api/streams/:name {event, data, id}. */
+export class HttpPublisher {
+  readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+
+  publish(baseUrl: string, stream: string, body: { event: string; data: unknown; id: string }, timeoutMs = 5000): Promise<{ epoch: string; seq: number; duplicate: boolean }> {
+    const u = new URL(`/api/streams/${encodeURIComponent(stream)}`, baseUrl);
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent: this.agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }, timeout: timeoutMs },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => (text += d));
+          res.on("end", () => {
+            if (res.statusCode !== 200) return reject(new Error(`publish ${res.statusCode}: ${text}`));
+            try {
+              resolve(JSON.parse(text) as { epoch: string; seq: number; duplicate: boolean });
+            } catch (err) {
+              reject(err as Error);
+            }
+          });
+          res.on("error", reject);
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("publish timeout")));
+      req.on("error", reject);
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/** FNV-1a over a sequence of strings: the per-(client, stream) fingerprint of what was delivered, in order. */
+export function fnv(h: number, s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 16777619) >>> 0;
+  }
+  return h;
+}
+export const FNV_SEED = 2166136261;
+
+/** Percentile of a sorted array. */
+export function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

@@ -1,0 +1,320 @@
+// The delivery fault suite (issue 5): N SDK clients subscribed to S streams, P publishers on different nodes, random
+// client disconnects of three kinds, a node SIGKILL + restart and Redis CLIENT KILLs during the run; then every client
+// must have every seq of every stream exactly once, in order, with the same content (fingerprint), and no resync.
+// Commands: each sent 1-5 times with the same idempotency key across forced reconnects and the node kill.
+import { Redis } from "ioredis";
+import { isDeepStrictEqual } from "node:util";
+import { PylonClient } from "../../src/client/index.js";
+import { startNginx, startRedis, waitFor, type Cleanup, type NginxProcess, type RedisProcess } from "../helpers/index.js";
+import { FNV_SEED, HttpPublisher, fnv, redisClientKill, startDeliveryNode, type DeliveryNode } from "../helpers/streams.js";
+
+export interface FaultSuiteOptions {
+  mode: "redis" | "memory";
+  nodes: number;
+  clients: number;
+  streams: number;
+  messages: number;
+  publishers: number;
+  nodeKills: number;
+  redisClientKills: number;
+  commands: number;
+  /** ms between two random client disconnects while publishing. */
+  chaosEveryMs: number;
+  log: (line: string) => void;
+}
+
+export interface FaultSuiteResult {
+  messages: number;
+  deliveries: number;
+  lost: number;
+  duplicates: number;
+  outOfOrder: number;
+  fingerprintMismatches: number;
+  resyncs: number;
+  replayed: number;
+  reconnects: number;
+  gaps: number;
+  disconnectsInjected: Record<string, number>;
+  extraAppends: number;
+  commandsSent: number;
+  commandCalls: number;
+  effects: number;
+  wrongEffects: number;
+  mismatchedResults: number;
+  failedCommands: number;
+}
+
+interface SubState {
+  count: number;
+  last: number;
+  hash: number;
+}
+
+const rnd = (n: number): number => Math.floor(Math.random() * n);
+
+export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Promise<FaultSuiteResult> {
+  let redis: RedisProcess | undefined;
+  if (o.mode === "redis") {
+    redis = await startRedis();
+    cleanup.add(() => redis?.stop());
+  }
+  const config = {
+    server: { demo: false },
+    cluster: redis ? { redisUrl: redis.url } : {},
+    engine: { pingInterval: 2000, pingTimeout: 3000 },
+    delivery: { log: o.mode, httpPublish: true, positionCheckMs: 1000, commands: { leaseMs: 3000 } },
+  };
+  const nodes: DeliveryNode[] = await Promise.all(Array.from({ length: o.nodes }, (_, i) => startDeliveryNode({ nodeId: `d${i + 1}`, config })));
+  for (const n of nodes) cleanup.add(() => n.kill());
+  let nginx: NginxProcess | undefined;
+  if (o.nodes > 1) {
+    nginx = await startNginx({ upstreams: nodes.map((n) => `127.0.0.1:${n.port}`), affinity: "none" });
+    cleanup.add(() => nginx?.stop());
+  }
+  const entry = nginx?.url ?? nodes[0]!.url;
+  o.log(`fault suite (${o.mode}): ${o.nodes} node(s)${nginx ? " behind nginx round robin" : ""}, ${o.clients} clients, ${o.streams} streams, ${o.messages} messages, ${o.publishers} publishers`);
+
+  // ---- clients
+  const streams = Array.from({ length: o.streams }, (_, i) => `fs.${i}`);
+  const states: SubState[][] = [];
+  const clients: PylonClient[] = [];
+  let duplicates = 0;
+  let outOfOrder = 0;
+  let resyncs = 0;
+  let replayedAcks = 0;
+  for (let i = 0; i < o.clients; i++) {
+    const transports = i % 3 === 0 ? ["websocket"] : i % 3 === 1 ? ["polling"] : ["polling", "websocket"];
+    const c = new PylonClient(entry, { socket: { transports }, backoff: { baseMs: 100, maxMs: 2000 }, ackTimeoutMs: 5000 });
+    cleanup.add(() => c.close());
+    const st: SubState[] = streams.map(() => ({ count: 0, last: 0, hash: FNV_SEED }));
+    streams.forEach((s, si) => {
+      c.subscribe(
+        s,
+        (data, meta) => {
+          const x = st[si]!;
+          if (meta.seq <= x.last) duplicates++;
+          else if (meta.seq !== x.last + 1) outOfOrder++;
+          x.last = meta.seq;
+          x.count++;
+          x.hash = fnv(x.hash, `${(data as { k: number }).k},`);
+        },
+        { after: 0 },
+      );
+    });
+    c.on("resync", () => resyncs++);
+    c.on("replayed", () => replayedAcks++);
+    clients.push(c);
+    states.push(st);
+  }
+  await waitFor(() => replayedAcks >= o.clients * o.streams, { timeoutMs: 60_000, message: "all clients subscribed" });
+  o.log(`  ${o.clients} clients subscribed`);
+
+  // ---- chaos on clients
+  const injected: Record<string, number> = { socket_kill: 0, transport_close: 0, network_close: 0 };
+  const disrupt = (c: PylonClient): void => {
+    const kind = rnd(3);
+    const engine = c.socket.io.engine as unknown as { close(): void; transport?: { name: string; ws?: { _socket?: { destroy(): void } }; pollXhr?: unknown } } | undefined;
+    if (!engine || !c.connected) return;
+    if (kind === 0) {
+      // Socket.IO level: the client closes its socket and reconnects (page navigation, app restart)
+      injected.socket_kill!++;
+      c.close();
+      setTimeout(() => c.connect(), rnd(300));
+    } else if (kind === 1) {
+      injected.transport_close!++;
+      engine.close();
+    } else {
+      // network-level: the TCP connection disappears under the transport (websocket: destroy the socket; polling:
+      // the engine is closed without a close packet)
+      injected.network_close!++;
+      const raw = engine.transport?.ws?._socket;
+      if (raw) raw.destroy();
+      else engine.close();
+    }
+  };
+
+  // ---- publishers
+  const publisher = new HttpPublisher();
+  cleanup.add(() => publisher.close());
+  const expected = streams.map(() => new Map<number, number>());
+  let published = 0;
+  let extraAppends = 0;
+  let next = 0;
+  const publishOne = async (p: number, k: number): Promise<void> => {
+    const si = k % o.streams;
+    let target = p % nodes.length;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const r = await publisher.publish(nodes[target]!.url, streams[si]!, { event: "m", data: { k }, id: `message-${k}` });
+        const prev = expected[si]!.get(r.seq);
+        if (prev !== undefined && prev !== k) extraAppends++;
+        expected[si]!.set(r.seq, k);
+        published++;
+        return;
+      } catch (err) {
+        if (attempt > 200 || /publish 4\d\d/.test((err as Error).message)) throw err;
+        target = (target + 1) % nodes.length; // this node is down: same publish id on another node
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  const publisherLoop = async (p: number): Promise<void> => {
+    const workers = Array.from({ length: 4 }, async () => {
+      for (;;) {
+        const k = next++;
+        if (k >= o.messages) return;
+        await publishOne(p, k);
+      }
+    });
+    await Promise.all(workers);
+  };
+
+  // ---- commands
+  const commandKeys: string[] = [];
+  let commandCalls = 0;
+  let mismatchedResults = 0;
+  let failedCommands = 0;
+  let nextCmd = 0;
+  const commandLoop = async (): Promise<void> => {
+    for (;;) {
+      const i = nextCmd++;
+      if (i >= o.commands) return;
+      const key = `cmd-${i}-${Math.random().toString(36).slice(2, 10)}`;
+      commandKeys.push(key);
+      const times = 1 + (i % 5);
+      let first: unknown;
+      for (let r = 0; r < times; r++) {
+        const c = clients[rnd(clients.length)]!;
+        if (r > 0 && Math.random() < 0.3) disrupt(c);
+        commandCalls++;
+        try {
+          const res = await c.command("test.effect", { i }, { key, deadlineMs: 60_000 });
+          if (r === 0) first = res;
+          else if (!isDeepStrictEqual(res, first)) mismatchedResults++;
+        } catch (err) {
+          failedCommands++;
+          o.log(`  command ${i} try ${r} failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  };
+
+  // ---- faults on nodes and Redis, driven by progress
+  const faults: Promise<void>[] = [];
+  let killsDone = 0;
+  let clientKillsDone = 0;
+  const killAt = Array.from({ length: o.nodeKills }, (_, i) => (i + 1) / (o.nodeKills + 1) - 0.1);
+  const clientKillAt = Array.from({ length: o.redisClientKills }, (_, i) => (i + 1) / (o.redisClientKills + 1) + 0.05);
+  const victim = nodes[nodes.length - 1]!;
+  const chaos = setInterval(() => {
+    const progress = published / o.messages;
+    if (killsDone < killAt.length && progress >= killAt[killsDone]!) {
+      killsDone++;
+      faults.push(
+        (async () => {
+          o.log(`  SIGKILL node ${victim.nodeId} at ${published} published`);
+          await victim.kill();
+          await new Promise((r) => setTimeout(r, 1000));
+          await victim.restart();
+          o.log(`  node ${victim.nodeId} restarted`);
+        })(),
+      );
+    }
+    if (redis && clientKillsDone < clientKillAt.length && progress >= clientKillAt[clientKillsDone]!) {
+      clientKillsDone++;
+      const target = nodes[Math.min(1, nodes.length - 1)]!;
+      faults.push(
+        redisClientKill(redis.url, `pylon-${target.nodeId}-`).then((n) => o.log(`  CLIENT KILL: ${n} Redis connections of node ${target.nodeId} at ${published} published`)),
+      );
+    }
+    if (o.chaosEveryMs > 0) disrupt(clients[rnd(clients.length)]!);
+  }, Math.max(20, o.chaosEveryMs));
+
+  const t0 = Date.now();
+  try {
+    await Promise.all([...Array.from({ length: o.publishers }, (_, p) => publisherLoop(p)), ...Array.from({ length: 10 }, () => commandLoop())]);
+  } finally {
+    clearInterval(chaos);
+    next = o.messages;
+    nextCmd = o.commands;
+    await Promise.all(faults);
+  }
+  o.log(`  published ${published} and ran ${o.commands} commands in ${Date.now() - t0} ms; waiting for delivery`);
+
+  // ---- verify
+  const heads = streams.map((_, si) => expected[si]!.size);
+  const expectedHash = streams.map((_, si) => {
+    let h = FNV_SEED;
+    for (let seq = 1; seq <= heads[si]!; seq++) h = fnv(h, `${expected[si]!.get(seq)},`);
+    return h;
+  });
+  const allDone = (): boolean => states.every((st) => st.every((x, si) => x.last >= heads[si]!));
+  await waitFor(allDone, { timeoutMs: 120_000, intervalMs: 200, message: "every client has every message" }).catch((err: Error) => o.log(`  ${err.message}`));
+  let deliveries = 0;
+  let lost = 0;
+  let fingerprintMismatches = 0;
+  states.forEach((st) =>
+    st.forEach((x, si) => {
+      deliveries += x.count;
+      lost += Math.max(0, heads[si]! - x.count);
+      if (x.count === heads[si] && x.hash !== expectedHash[si]) fingerprintMismatches++;
+    }),
+  );
+  // log heads must equal what was published (no append twice)
+  for (let si = 0; si < streams.length; si++) {
+    const r = (await (await fetch(`${nodes[0]!.url}/api/streams/${streams[si]}?after=0&limit=1`)).json()) as { head: number };
+    if (r.head !== heads[si]) extraAppends += Math.abs(r.head - heads[si]!);
+  }
+
+  let effects = 0;
+  let wrongEffects = 0;
+  if (redis) {
+    const r = new Redis(redis.url);
+    try {
+      const values = commandKeys.length ? await r.mget(...commandKeys.map((k) => `fixture:effects:${k}`)) : [];
+      values.forEach((v, i) => {
+        const n = Number(v ?? 0);
+        effects += n;
+        if (n === 1) return;
+        wrongEffects++;
+        const key = commandKeys[i]!;
+        const where = nodes.filter((nd) => nd.logs().includes(key)).map((nd) => nd.nodeId);
+        o.log(`  command key ${key}: ${n} effects (mentioned in logs of ${where.join(",") || "no node"})`);
+      });
+    } finally {
+      r.disconnect();
+    }
+  } else {
+    const map = (await clients[0]!.command("test.effects", null)) as Record<string, number>;
+    for (const k of commandKeys) {
+      const n = map[k] ?? 0;
+      effects += n;
+      if (n !== 1) wrongEffects++;
+    }
+  }
+
+  const sum = (f: (c: PylonClient) => number): number => clients.reduce((a, c) => a + f(c), 0);
+  const result: FaultSuiteResult = {
+    messages: published,
+    deliveries,
+    lost,
+    duplicates,
+    outOfOrder,
+    fingerprintMismatches,
+    resyncs,
+    replayed: sum((c) => c.stats.replayed),
+    reconnects: sum((c) => c.stats.reconnects),
+    gaps: sum((c) => c.stats.gaps),
+    disconnectsInjected: injected,
+    extraAppends,
+    commandsSent: o.commands,
+    commandCalls,
+    effects,
+    wrongEffects,
+    mismatchedResults,
+    failedCommands,
+  };
+  for (const c of clients) c.close();
+  publisher.close();
+  return result;
+}

@@ -1,0 +1,56 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { artifactPath, useCleanup } from "../helpers/index.js";
+import { runFaultSuite, type FaultSuiteResult } from "./delivery-fault-suite.js";
+
+// Reduced size in `npm test`; full size (issue 5) with PYLON_TEST_SIZE=full (`npm run test:guarantees`).
+const FULL = process.env.PYLON_TEST_SIZE === "full";
+const cleanup = useCleanup();
+const log = (line: string): void => console.log(line);
+
+function report(name: string, r: FaultSuiteResult): void {
+  log(`${name}: ${JSON.stringify(r)}`);
+  log(`delivery: messages=${r.messages} deliveries=${r.deliveries} lost=${r.lost} duplicates=${r.duplicates} resyncs=${r.resyncs} replayed=${r.replayed} reconnects=${r.reconnects}`);
+  log(`commands: sent=${r.commandsSent} effects=${r.effects}`);
+  try {
+    mkdirSync(artifactPath(""), { recursive: true });
+    writeFileSync(artifactPath(`delivery-${name}.json`), JSON.stringify(r, null, 2));
+  } catch {
+    // artifacts are best effort
+  }
+}
+
+function assertGuarantees(r: FaultSuiteResult, clients: number, streams: number): void {
+  assert.equal(r.lost, 0, "no message lost");
+  assert.equal(r.duplicates, 0, "no message delivered twice");
+  assert.equal(r.outOfOrder, 0, "no message out of order");
+  assert.equal(r.resyncs, 0, "no resync with default retention");
+  assert.equal(r.fingerprintMismatches, 0, "every client saw the same content at every seq (one total order)");
+  assert.equal(r.extraAppends, 0, "no publish appended twice");
+  assert.equal(r.deliveries, r.messages * clients, `every client got all ${r.messages} messages of the ${streams} streams`);
+  assert.equal(r.failedCommands, 0, "every command got a result");
+  assert.equal(r.mismatchedResults, 0, "every retry received the first result");
+  assert.equal(r.wrongEffects, 0, "each command took effect exactly once");
+  assert.equal(r.effects, r.commandsSent);
+}
+
+describe("delivery guarantees under faults", () => {
+  it("3 nodes, Redis Streams log, nginx round robin: node SIGKILL, Redis CLIENT KILL, random disconnects", async () => {
+    const o = FULL
+      ? { clients: 200, streams: 5, messages: 20_000, publishers: 3, nodeKills: 1, redisClientKills: 2, commands: 1000, chaosEveryMs: 50 }
+      : { clients: 40, streams: 5, messages: 2000, publishers: 3, nodeKills: 1, redisClientKills: 1, commands: 100, chaosEveryMs: 100 };
+    const r = await runFaultSuite({ mode: "redis", nodes: 3, ...o, log }, cleanup);
+    report("redis", r);
+    assertGuarantees(r, o.clients, o.streams);
+  });
+
+  it("1 node, in-memory log: random disconnects", async () => {
+    const o = FULL
+      ? { clients: 200, streams: 5, messages: 20_000, publishers: 3, nodeKills: 0, redisClientKills: 0, commands: 1000, chaosEveryMs: 50 }
+      : { clients: 40, streams: 5, messages: 2000, publishers: 3, nodeKills: 0, redisClientKills: 0, commands: 100, chaosEveryMs: 100 };
+    const r = await runFaultSuite({ mode: "memory", nodes: 1, ...o, log }, cleanup);
+    report("memory", r);
+    assertGuarantees(r, o.clients, o.streams);
+  });
+});

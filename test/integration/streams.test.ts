@@ -1,0 +1,148 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createPylon, type Pylon } from "../../src/server/pylon.js";
+import { StreamsModule } from "../../src/delivery/streams-module.js";
+import { PylonClient, PylonClientError } from "../../src/client/index.js";
+import { STREAM_EVENTS, type ResyncNotice, type SubscribeAck } from "../../src/protocol/streams.js";
+import { PylonError } from "../../src/protocol/errors.js";
+import { connectClient, emitWithAck, useCleanup, waitFor, onceEvent } from "../helpers/index.js";
+
+const cleanup = useCleanup();
+
+async function startServer(delivery: Record<string, unknown> = {}): Promise<{ pylon: Pylon; streams: StreamsModule; url: string }> {
+  const streams = new StreamsModule();
+  const pylon = createPylon({ server: { port: 0, host: "127.0.0.1", demo: false }, log: { level: "warn" }, delivery: { positionCheckMs: 200, ...delivery } }, { modules: [streams] });
+  const { url } = await pylon.start();
+  cleanup.add(() => pylon.close());
+  return { pylon, streams, url };
+}
+
+function client(url: string, opts: ConstructorParameters<typeof PylonClient>[1] = {}): PylonClient {
+  const c = new PylonClient(url, { socket: { transports: ["websocket"] }, backoff: { baseMs: 50, maxMs: 500 }, ...opts });
+  cleanup.add(() => c.close());
+  return c;
+}
+
+describe("streams over Socket.IO (memory log, one node)", () => {
+  it("delivers publishes in order, replays what a client missed while away, with no gap and no duplicate", async () => {
+    const { pylon, url } = await startServer();
+    const c = client(url);
+    const got: number[] = [];
+    c.subscribe("orders", (data) => got.push((data as { n: number }).n), { after: 0 });
+    await onceEvent(c, "replayed");
+    for (let n = 1; n <= 20; n++) await pylon.stream("orders").publish("created", { n });
+    await waitFor(() => got.length === 20, { message: "20 live messages" });
+    c.close();
+    for (let n = 21; n <= 50; n++) await pylon.stream("orders").publish("created", { n });
+    const replayed = onceEvent<[{ count: number }]>(c, "replayed");
+    c.connect();
+    const [info] = await replayed;
+    assert.equal(info.count, 30);
+    for (let n = 51; n <= 60; n++) await pylon.stream("orders").publish("created", { n });
+    await waitFor(() => got.length === 60, { message: "60 messages" });
+    assert.deepEqual(got, Array.from({ length: 60 }, (_, i) => i + 1));
+    assert.equal(c.stats.duplicates, 0);
+    assert.equal(c.position("orders").seq, 60);
+  });
+
+  it("handles messages published during a replay at the seam (no gap, no duplicate)", async () => {
+    const { pylon, url } = await startServer({ replayBatch: 7 });
+    for (let n = 1; n <= 300; n++) await pylon.stream("seam").publish("e", { n });
+    const c = client(url);
+    const got: number[] = [];
+    c.subscribe("seam", (_d, meta) => got.push(meta.seq), { after: 0 });
+    // publish concurrently with the replay
+    for (let n = 301; n <= 400; n++) void pylon.stream("seam").publish("e", { n });
+    await waitFor(() => got.length >= 400, { message: "400 messages" });
+    assert.deepEqual(got, Array.from({ length: 400 }, (_, i) => i + 1));
+    assert.equal(c.stats.duplicates, 0);
+    assert.equal(c.stats.gaps, 0);
+  });
+
+  it("answers a wrong epoch or a trimmed position with resync {epoch, head}, never a partial replay", async () => {
+    const { pylon, url } = await startServer({ maxCount: 10 });
+    for (let n = 1; n <= 100; n++) await pylon.stream("short").publish("e", { n });
+    const head = await pylon.stream("short").head();
+    const raw = await connectClient(url, { transports: ["websocket"] });
+    const batches: unknown[] = [];
+    raw.on(STREAM_EVENTS.batch, (b: unknown) => batches.push(b));
+    const resync = onceEvent<[ResyncNotice]>(raw, STREAM_EVENTS.resync);
+    const ack = await emitWithAck<SubscribeAck>(raw, STREAM_EVENTS.subscribe, { stream: "short", epoch: head.epoch, after: 5 });
+    const [notice] = await resync;
+    assert.deepEqual(notice, { stream: "short", epoch: head.epoch, head: 100, reason: "trimmed" });
+    assert.deepEqual(ack, { ok: true, stream: "short", epoch: head.epoch, head: 100, replayed: 0, resync: true });
+    assert.equal(batches.length, 0);
+    const wrongEpoch = onceEvent<[ResyncNotice]>(raw, STREAM_EVENTS.resync);
+    await emitWithAck(raw, STREAM_EVENTS.subscribe, { stream: "short", epoch: "not-this-one", after: 99 });
+    assert.equal((await wrongEpoch)[0].reason, "epoch_changed");
+    // the SDK surfaces it as a resync event and continues live from the head
+    const c = client(url);
+    const got: number[] = [];
+    const sdkResync = onceEvent<[ResyncNotice]>(c, "resync");
+    const sdkReplayed = onceEvent(c, "replayed");
+    c.subscribe("short", (_d, m) => got.push(m.seq), { after: 3, epoch: head.epoch });
+    assert.equal((await sdkResync)[0].head, 100);
+    await sdkReplayed;
+    await pylon.stream("short").publish("e", { n: 101 });
+    await waitFor(() => got.length === 1);
+    assert.deepEqual(got, [101]);
+  });
+
+  it("refuses bad input with documented error acks", async () => {
+    const { url } = await startServer();
+    const raw = await connectClient(url, { transports: ["websocket"] });
+    const bad = await emitWithAck<SubscribeAck>(raw, STREAM_EVENTS.subscribe, { stream: "no spaces allowed" });
+    assert.equal(bad.ok, false);
+    assert.equal(!bad.ok && bad.error.code, "invalid_stream");
+    const badAfter = await emitWithAck<SubscribeAck>(raw, STREAM_EVENTS.subscribe, { stream: "ok", after: -1 });
+    assert.equal(!badAfter.ok && badAfter.error.code, "invalid_payload");
+    const cmd = await emitWithAck<{ ok: false; error: { code: string } }>(raw, STREAM_EVENTS.command, { name: "nope", key: "k-12345678" });
+    assert.equal(cmd.error.code, "unknown_command");
+    const noKey = await emitWithAck<{ ok: false; error: { code: string } }>(raw, STREAM_EVENTS.command, { name: "nope" });
+    assert.equal(noKey.error.code, "invalid_payload");
+  });
+
+  it("serves replay over HTTP and answers 409 resync_required past retention", async () => {
+    const { pylon, url } = await startServer({ maxCount: 50 });
+    for (let n = 1; n <= 80; n++) await pylon.stream("http").publish("e", { n });
+    const ok = await fetch(`${url}/api/streams/http?after=70&limit=5`);
+    assert.equal(ok.status, 200);
+    const body = (await ok.json()) as { head: number; messages: { seq: number; data: { n: number } }[] };
+    assert.equal(body.head, 80);
+    assert.deepEqual(body.messages.map((m) => m.seq), [71, 72, 73, 74, 75]);
+    assert.deepEqual(body.messages[0]!.data, { n: 71 });
+    const gone = await fetch(`${url}/api/streams/http?after=1`);
+    assert.equal(gone.status, 409);
+    assert.equal(((await gone.json()) as { error: { code: string } }).error.code, "resync_required");
+    assert.equal((await fetch(`${url}/api/streams/bad%20name`)).status, 400);
+  });
+
+  it("runs a command once per idempotency key and answers retries with the first result", async () => {
+    const { streams, url } = await startServer();
+    let effects = 0;
+    streams.command("inc", async (payload) => {
+      effects++;
+      await new Promise((r) => setTimeout(r, 30));
+      return { effects, payload };
+    });
+    streams.command("fail", () => {
+      throw new PylonError("forbidden", { why: "test" });
+    });
+    streams.command("slow", async (_p, ctx) => {
+      ctx.accept();
+      await new Promise((r) => setTimeout(r, 100));
+      return "done";
+    });
+    const c = client(url);
+    const r1 = await c.command("inc", { a: 1 }, { key: "key-00000001" });
+    const r2 = await c.command("inc", { a: 2 }, { key: "key-00000001" });
+    assert.deepEqual(r1, { effects: 1, payload: { a: 1 } });
+    assert.deepEqual(r2, r1);
+    // concurrent duplicates: one effect
+    const many = await Promise.all(Array.from({ length: 5 }, () => c.command("inc", null, { key: "key-00000002" })));
+    assert.equal(effects, 2);
+    for (const r of many) assert.deepEqual(r, many[0]);
+    await assert.rejects(c.command("fail", null), (err: unknown) => err instanceof PylonClientError && err.code === "forbidden");
+    assert.equal(await c.command("slow", null), "done");
+  });
+});
