@@ -18,6 +18,11 @@ interface Slot {
   done: boolean;
 }
 
+interface SocketState {
+  inFlight: Slot[];
+  queue: Queued[];
+}
+
 interface Queued {
   readonly event: unknown[];
   readonly next: (err?: Error) => void;
@@ -38,6 +43,7 @@ export class InboundLimiter {
   readonly #limits: InboundLimits;
   readonly #metrics: FlowMetrics;
   readonly #now: () => number;
+  readonly #state = new WeakMap<Socket, SocketState>();
 
   constructor(limits: InboundLimits, metrics: FlowMetrics, now: () => number = Date.now) {
     this.#limits = { ...limits };
@@ -49,76 +55,73 @@ export class InboundLimiter {
     Object.assign(this.#limits, limits);
   }
 
-  /** Installs the limiter on one socket; its state is dropped with the socket. */
+  /**
+   * Installs the limiter on one socket: one small closure per socket; the per-socket state is created on the first
+   * event that has to be tracked and lives in a WeakMap, so it goes away with the socket.
+   */
   attach(socket: Socket): void {
+    socket.use((event, next) => this.#onEvent(socket, event, next));
+  }
+
+  #onEvent(socket: Socket, event: unknown[], next: (err?: Error) => void): void {
     const limits = this.#limits;
-    const metrics = this.#metrics;
-    const now = this.#now;
-    let inFlight: Slot[] = [];
-    let queue: Queued[] = [];
-
-    const release = (slot: Slot): void => {
-      if (slot.done) return;
-      slot.done = true;
-      const i = inFlight.indexOf(slot);
-      if (i >= 0) inFlight.splice(i, 1);
-      pump();
-    };
-
-    const expireStale = (): void => {
-      const limit = now() - limits.slotTimeoutMs;
-      for (let i = inFlight.length - 1; i >= 0; i--) {
-        const slot = inFlight[i]!;
-        if (slot.startedAt <= limit) {
-          slot.done = true;
-          inFlight.splice(i, 1);
-        }
-      }
-    };
-
-    const dispatch = (event: unknown[], next: (err?: Error) => void): void => {
+    const hasAck = typeof event[event.length - 1] === "function";
+    let st = this.#state.get(socket);
+    if (st === undefined) {
+      if (!hasAck) return next(); // nothing in flight, nothing queued: untracked fast case
+      st = { inFlight: [], queue: [] };
+      this.#state.set(socket, st);
+    }
+    if (st.queue.length === 0 && st.inFlight.length < limits.maxConcurrent) return this.#dispatch(socket, st, event, next);
+    if (st.inFlight.length >= limits.maxConcurrent) this.#expireStale(st);
+    if (st.queue.length === 0 && st.inFlight.length < limits.maxConcurrent) return this.#dispatch(socket, st, event, next);
+    if (st.queue.length >= limits.maxQueued) {
       const last = event[event.length - 1];
-      if (typeof last === "function") {
-        const slot: Slot = { startedAt: now(), done: false };
-        inFlight.push(slot);
-        const ack = last as Ack;
-        event[event.length - 1] = (...args: unknown[]): void => {
-          ack(...args);
-          release(slot);
-        };
-        // An event nobody listens to never acks: free its slot at once.
-        if (socket.listeners(event[0] as string).length === 0) release(slot);
-      }
-      next();
-    };
+      if (hasAck) {
+        this.#metrics.drops.inbound_overloaded.inc();
+        (last as Ack)({ error: errorBody("overloaded", { maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued }) });
+      } else this.#metrics.drops.inbound_overflow.inc();
+      return;
+    }
+    this.#metrics.inboundQueued.inc();
+    st.queue.push({ event, next });
+  }
 
-    const pump = (): void => {
-      while (queue.length > 0 && inFlight.length < limits.maxConcurrent) {
-        const q = queue.shift()!;
-        if (!socket.connected) continue;
-        dispatch(q.event, q.next);
-      }
-    };
+  #dispatch(socket: Socket, st: SocketState, event: unknown[], next: (err?: Error) => void): void {
+    const last = event[event.length - 1];
+    if (typeof last === "function") {
+      const slot: Slot = { startedAt: this.#now(), done: false };
+      st.inFlight.push(slot);
+      const ack = last as Ack;
+      event[event.length - 1] = (...args: unknown[]): void => {
+        ack(...args);
+        this.#release(socket, st, slot);
+      };
+      // An event nobody listens to never acks: free its slot at once.
+      if (socket.listeners(event[0] as string).length === 0) this.#release(socket, st, slot);
+    }
+    next();
+  }
 
-    socket.use((event, next) => {
-      if (queue.length === 0 && inFlight.length < limits.maxConcurrent) return dispatch(event, next);
-      if (inFlight.length >= limits.maxConcurrent) expireStale();
-      if (queue.length === 0 && inFlight.length < limits.maxConcurrent) return dispatch(event, next);
-      if (queue.length >= limits.maxQueued) {
-        const last = event[event.length - 1];
-        if (typeof last === "function") {
-          metrics.drops.inbound_overloaded.inc();
-          (last as Ack)({ error: errorBody("overloaded", { maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued }) });
-        } else metrics.drops.inbound_overflow.inc();
-        return;
-      }
-      metrics.inboundQueued.inc();
-      queue.push({ event, next });
-    });
+  #release(socket: Socket, st: SocketState, slot: Slot): void {
+    if (slot.done) return;
+    slot.done = true;
+    const i = st.inFlight.indexOf(slot);
+    if (i >= 0) st.inFlight.splice(i, 1);
+    while (st.queue.length > 0 && st.inFlight.length < this.#limits.maxConcurrent) {
+      const q = st.queue.shift()!;
+      if (socket.connected) this.#dispatch(socket, st, q.event, q.next);
+    }
+  }
 
-    socket.once("disconnect", () => {
-      queue = [];
-      inFlight = [];
-    });
+  #expireStale(st: SocketState): void {
+    const limit = this.#now() - this.#limits.slotTimeoutMs;
+    for (let i = st.inFlight.length - 1; i >= 0; i--) {
+      const slot = st.inFlight[i]!;
+      if (slot.startedAt <= limit) {
+        slot.done = true;
+        st.inFlight.splice(i, 1);
+      }
+    }
   }
 }

@@ -246,6 +246,10 @@ export function releaseHandshakeRequest(conn: EngineConnInternals): boolean {
     connection: sock,
     pylonReleased: true,
   };
+  // engine.io's onWebSocket() leaves an `error` listener (onUpgradeError, a closure over the request that only logs)
+  // on a websocket that handshook directly; the transport has its own error listener, so dropping it is safe.
+  const ws = wsOf(conn) as unknown as { listeners(e: string): ((...a: unknown[]) => void)[]; off(e: string, fn: unknown): void } | null;
+  if (ws !== null) for (const l of ws.listeners("error")) if (l.name === "onUpgradeError") ws.off("error", l);
   req.websocket = undefined;
   conn.request = standIn;
   return true;
