@@ -32,8 +32,7 @@ export const echoSuite: Suite = {
         ctx.record(`echo.${n}.cpu_us_per_op`, cpuUs / Math.max(1, r.ops));
       }
     } finally {
-      await session.disconnect();
-      await session.close();
+      await session.close(); // closes every client
     }
   },
 };

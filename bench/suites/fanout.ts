@@ -107,8 +107,7 @@ export const fanoutSuite: Suite = {
       }
     } finally {
       await trigger.close();
-      await session.disconnect();
-      await session.close();
+      await session.close(); // closes every client
     }
   },
 };

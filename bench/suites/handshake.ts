@@ -29,8 +29,7 @@ export const handshakeSuite: Suite = {
         ctx.record(`handshake.${m.key}.per_s`, r.perSecond);
         ctx.record(`handshake.${m.key}.cpu_us_per_conn`, cpuUs / Math.max(1, r.connected));
       } finally {
-        await session.disconnect();
-        await session.close();
+        await session.close(); // closes every client
       }
       await pause(300);
     }

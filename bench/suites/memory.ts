@@ -33,8 +33,7 @@ export const memorySuite: Suite = {
         }
       }
     } finally {
-      await session.disconnect();
-      await session.close();
+      await session.close(); // closes every client
     }
   },
 };
