@@ -3,7 +3,8 @@ import type { IncomingMessage } from "node:http";
 import type { Namespace, Socket } from "socket.io";
 import type { Counter, Gauge } from "prom-client";
 import type { PylonConfig } from "../config/index.js";
-import { errorBody, type ErrorCode } from "../protocol/errors.js";
+import { readFile } from "node:fs/promises";
+import { errorBody, PylonError, type ErrorCode } from "../protocol/errors.js";
 import {
   COMMAND_RESULT_EVENT,
   RESERVED_PREFIX,
@@ -42,6 +43,11 @@ export interface StreamsModuleOptions extends StreamsHooks {
   log?: StreamLog;
   /** Use this idempotency store instead of the configured one. */
   store?: IdempotencyStore;
+  /**
+   * Serve the streams demo (GET /streams, the browser SDK at /vendor/pylon-client.js) from this web root and register
+   * the demo command `demo.say` ({text} -> publishes `said` on stream `demo.chat`).
+   */
+  demoWebRoot?: URL;
 }
 
 export interface PublishOptions {
@@ -168,6 +174,36 @@ export class StreamsModule implements PylonModule {
     this.#disposers.push(ctx.routes.add("GET", "/api/streams/*", (req, res, url) => this.#httpRead(req, res, url)));
     if (cfg.httpPublish) this.#disposers.push(ctx.routes.add("POST", "/api/streams/*", (req, res, url) => this.#httpPublish(req, res, url)));
     ctx.health.addCheck("delivery-log", () => ({ ok: this.#log.healthy(), detail: this.#log.kind }));
+    if (this.#opts.demoWebRoot) this.#setupDemo(ctx, this.#opts.demoWebRoot);
+  }
+
+  #setupDemo(ctx: PylonContext, webRoot: URL): void {
+    const files: [string, string, string][] = [
+      ["/streams", "streams.html", "text/html; charset=utf-8"],
+      ["/vendor/pylon-client.js", "vendor/pylon-client.js", "text/javascript; charset=utf-8"],
+      ["/vendor/pylon-client.js.map", "vendor/pylon-client.js.map", "application/json"],
+    ];
+    for (const [path, file, type] of files) {
+      this.#disposers.push(
+        ctx.routes.add("GET", path, async (_req, res) => {
+          let body: Buffer;
+          try {
+            body = await readFile(new URL(file, webRoot));
+          } catch {
+            return sendJson(res, 404, { error: { code: "not_found", message: `${file} is missing (run npm run build)` } });
+          }
+          res.writeHead(200, { "content-type": type, "cache-control": "no-cache" });
+          res.end(body);
+        }),
+      );
+    }
+    this.#disposers.push(
+      this.command("demo.say", async (payload) => {
+        const text = (payload as { text?: unknown } | null)?.text;
+        if (typeof text !== "string" || text.length === 0 || text.length > 500) throw new PylonError("invalid_payload", { path: "text" });
+        return this.stream("demo.chat").publish("said", { text });
+      }),
+    );
   }
 
   async start(): Promise<void> {
