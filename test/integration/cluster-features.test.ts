@@ -54,29 +54,32 @@ for (const sharded of [false, true]) {
       await redis?.stop();
     });
 
-    /** Emits `event` through `send`, then a marker to everyone; resolves with who got `event` (order per socket is kept). */
-    async function whoGets(event: string, send: () => void): Promise<boolean[]> {
+    /**
+     * Emits `event` through `send` on node `from`, then a marker to everyone from the same node; resolves with who got
+     * `event`. The same node on both keeps the order per client (one Redis connection, published in order).
+     */
+    async function whoGets(event: string, from: Pylon, send: (from: Pylon) => void): Promise<boolean[]> {
       const got = clients.map(() => false);
       const handlers = clients.map((c, i) => {
         const h = (): void => void (got[i] = true);
         c.on(event, h);
         return h;
       });
-      send();
+      send(from);
       const marker = `marker-${event}`;
       const markers = clients.map((c) => onceEvent(c, marker, 5000));
-      nodes[0]!.io.emit(marker);
+      from.io.emit(marker);
       await Promise.all(markers);
       clients.forEach((c, i) => c.off(event, handlers[i]));
       return got;
     }
 
     it("room broadcast from any node reaches every node", async () => {
-      for (const n of nodes) assert.deepEqual(await whoGets(`room-${n.nodeId}`, () => n.io.to("r").emit(`room-${n.nodeId}`)), [true, true, true]);
+      for (const n of nodes) assert.deepEqual(await whoGets(`room-${n.nodeId}`, n, (f) => f.io.to("r").emit(`room-${n.nodeId}`)), [true, true, true]);
     });
 
     it("except", async () => {
-      assert.deepEqual(await whoGets("ex", () => nodes[2]!.io.to("r").except("vip").emit("ex")), [true, false, true]);
+      assert.deepEqual(await whoGets("ex", nodes[2]!, (f) => f.io.to("r").except("vip").emit("ex")), [true, false, true]);
     });
 
     it("fetchSockets", async () => {
@@ -89,10 +92,10 @@ for (const sharded of [false, true]) {
     it("socketsJoin / socketsLeave on a remote socket", async () => {
       nodes[0]!.io.in(clients[2]!.id!).socketsJoin("extra");
       await waitFor(async () => (await nodes[1]!.io.in("extra").fetchSockets()).length === 1, { message: "remote join visible" });
-      assert.deepEqual(await whoGets("ex1", () => nodes[1]!.io.to("extra").emit("ex1")), [false, false, true]);
+      assert.deepEqual(await whoGets("ex1", nodes[1]!, (f) => f.io.to("extra").emit("ex1")), [false, false, true]);
       nodes[1]!.io.in("extra").socketsLeave("extra");
       await waitFor(async () => (await nodes[0]!.io.in("extra").fetchSockets()).length === 0, { message: "remote leave visible" });
-      assert.deepEqual(await whoGets("ex2", () => nodes[0]!.io.to("extra").emit("ex2")), [false, false, false]);
+      assert.deepEqual(await whoGets("ex2", nodes[0]!, (f) => f.io.to("extra").emit("ex2")), [false, false, false]);
     });
 
     it("serverSideEmit with ack collects every other node's answer", async () => {
