@@ -79,13 +79,14 @@ export async function startDoctorSetups(track: (p: Stoppable) => void): Promise<
   track(cluster.redis);
   const tls = makeCert();
   const tlsPort = await freePort();
-  const [healthy, strip, buffering, idle, roundRobin] = await Promise.all([
+  const [healthy, strip, buffering, idle, roundRobin, , bodyLimit] = await Promise.all([
     nginx({ upstreams: [up(a)] }),
     nginx({ upstreams: [up(a)], stripUpgrade: true }),
     nginx({ upstreams: [up(a)], proxyBuffering: true }),
     nginx({ upstreams: [up(b)], readTimeout: "5s" }),
     nginx({ upstreams: [up(a), up(c)], affinity: "none" }),
     nginx({ upstreams: [up(a)], extraHttp: tlsServer(tlsPort, tls.cert, tls.key) }),
+    nginx({ upstreams: [up(a)], extraLocation: "      client_max_body_size 100k;\n" }),
   ]);
   const tlsUrl = `https://127.0.0.1:${tlsPort}`;
   return [
@@ -130,6 +131,20 @@ export async function startDoctorSetups(track: (p: Stoppable) => void): Promise<
       url: roundRobin.url,
       args: ["--idle-max", "12s"],
       expect: { fails: { "session-affinity": "error", "websocket-upgrade": "error", "cross-node": "error" }, passes: ["handshake"] },
+    },
+    {
+      name: "app-origin-refused",
+      fault: "the application's origin is not in engine.corsOrigins",
+      url: healthy.url,
+      args: ["--checks", "cors-origin", "--origin", "https://app.example.com"],
+      expect: { fails: { "cors-origin": "error" }, passes: ["handshake", "websocket-upgrade"] },
+    },
+    {
+      name: "proxy-body-limit",
+      fault: "client_max_body_size 100k below maxHttpBufferSize (1 MB)",
+      url: bodyLimit.url,
+      args: ["--checks", "payload-limit"],
+      expect: { fails: { "payload-limit": "error" }, passes: ["handshake", "websocket-upgrade"] },
     },
     {
       name: "tls-untrusted",

@@ -6,7 +6,8 @@ import { diagnose, runDoctorCli, startDoctorSetups, type DoctorSetup, type Docto
 /**
  * `pylon doctor` against real nginx setups: a healthy one and deliberately broken ones (upgrade headers stripped,
  * proxy buffering on, a 5 s proxy read timeout, round robin over two nodes without affinity/forwarding/backplane,
- * TLS with an untrusted and with an expiring certificate). Each fault must be named by the right check, with the
+ * the app's origin missing from corsOrigins, a proxy body limit below maxHttpBufferSize, TLS with an untrusted and
+ * with an expiring certificate), plus a healthy 3-node cluster (Redis, forwarding, round robin). Each fault must be named by the right check, with the
  * right severity and exit code, and the healthy setup must pass. The doctor runs concurrently (~15 s in all).
  */
 const cleanup = useCleanup();
@@ -18,7 +19,7 @@ before(async () => {
   for (const s of setups) runs.set(s.name, runDoctorCli(s.url, s.args));
 });
 
-const NAMES = ["healthy", "healthy-3-node-cluster", "upgrade-stripped", "proxy-buffering", "idle-timeout-5s", "round-robin-no-forwarding", "tls-untrusted", "tls-expiring"];
+const NAMES = ["healthy", "healthy-3-node-cluster", "upgrade-stripped", "proxy-buffering", "idle-timeout-5s", "round-robin-no-forwarding", "app-origin-refused", "proxy-body-limit", "tls-untrusted", "tls-expiring"];
 
 for (const name of NAMES) {
   test(`doctor diagnoses: ${name}`, async () => {

@@ -12,6 +12,7 @@ export const affinityCheck: Check = {
   name: "session-affinity",
   async run({ opts, facts }) {
     const { target } = opts;
+    if (!facts.open) return skip("skipped: no handshake", [], "affinity");
     if (facts.polling === false) return pass("websocket-only: one connection per session, no affinity needed", [], "affinity");
     const opened = await openPolling(target, {}, opts.timeoutMs);
     if (!opened.ok) return skip(`skipped: no polling handshake (${opened.error})`, [], "affinity");

@@ -27,7 +27,10 @@ export const payloadCheck: Check = {
       if (opened.ok) {
         const res = await postPackets(opts.target, opened.session, ["6" + "x".repeat(size - 1)], opts.timeoutMs).catch((e: Error) => e);
         await closePolling(opts.target, opened.session);
-        if (res instanceof Error) evidence.push(`polling POST of ${size} bytes: ${res.message}`);
+        if (res instanceof Error) {
+          evidence.push(`polling POST of ${size} bytes: ${res.message}`);
+          data.pollingError = res.message;
+        }
         else {
           evidence.push(`polling POST of ${size} bytes: ${res.status === 200 ? "accepted" : describe(res)}`);
           data.pollingStatus = res.status;
@@ -54,6 +57,9 @@ export const payloadCheck: Check = {
         "payload",
         data,
       );
+    }
+    if (typeof data.pollingError === "string") {
+      return fail("warn", `a polling POST of ${size} bytes (below maxPayload) failed: ${data.pollingError}`, evidence, "check the proxy's request body limit and timeouts", "payload", data);
     }
     if (typeof data.websocketBelow === "string" && data.websocketBelow !== "accepted") {
       return fail("error", `a ${size}-byte WebSocket message below maxPayload was not accepted`, evidence, "check proxy WebSocket frame/message limits", "payload", data);
