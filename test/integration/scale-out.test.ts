@@ -131,8 +131,7 @@ describe("scale-out without sticky sessions (3 nodes, redis, nginx round robin)"
       timeoutMs: bound + 5000,
       message: "orphans reconnected to a surviving node",
     });
-    const took = Date.now() - killedAt;
-    assert.ok(took <= bound + 5000, `orphans reconnected in ${took} ms`);
+    t.diagnostic(`orphans reconnected ${Date.now() - killedAt} ms after the kill (bound ${bound} ms + slack)`);
     for (let k = 0; k < 6; k++) await send();
     await waitAllReceived(survivors, texts);
     for (const l of survivors) assert.deepEqual(l.disconnects, [], `survivor ${l.kind}@${ownerNode(l.socket)} never disconnected`);
