@@ -1,7 +1,7 @@
 // The servers under test: each runs as its own child process (optionally pinned to a core with taskset, fd limit raised
 // with prlimit), preloaded with the bench probe (bench/servers/probe.ts) for heap-after-GC and CPU profiles over IPC.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,9 +37,10 @@ export async function buildBench(log: (s: string) => void, skipPylonBuild = fals
   const out: Partial<BenchBuild> = { pylonCli: join(REPO_ROOT, "dist/cli/main.js") };
   for (const [key, name] of Object.entries(entries)) {
     const outfile = join(BUILD_DIR, `${name}.mjs`);
+    const tmp = join(BUILD_DIR, `${name}.${process.pid}.mjs`);
     await build({
       entryPoints: [join(REPO_ROOT, "bench/servers", `${name}.ts`)],
-      outfile,
+      outfile: tmp,
       bundle: true,
       packages: "external",
       platform: "node",
@@ -47,6 +48,7 @@ export async function buildBench(log: (s: string) => void, skipPylonBuild = fals
       target: "node20",
       logLevel: "warning",
     });
+    renameSync(tmp, outfile); // atomic: a concurrent bench never runs a half-written file
     (out as Record<string, string>)[key] = outfile;
   }
   return out as BenchBuild;
