@@ -91,6 +91,7 @@ const cpu = (): number => {
   return u.user + u.system;
 };
 process.on("message", (m: { cmd: string; ticks?: number; burst?: number }) => {
+  if (m.cmd === "exit") process.exit(0); // writes the --cpu-prof profile
   if (m.cmd === "gc") {
     (globalThis as { gc?: () => void }).gc?.();
     (globalThis as { gc?: () => void }).gc?.();

@@ -9,6 +9,8 @@ import { connect, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { topFrames } from "../lib/profile.js";
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: string): string => {
@@ -19,6 +21,8 @@ const sizes = opt("sizes", "1000,5000").split(",").map(Number);
 const reps = Number(opt("reps", "3"));
 const kinds = opt("kinds", "pylon,pylon-nofast,socketio,ws").split(",");
 const pin = !args.includes("--no-pin") && availableParallelism() >= 2;
+/** --prof DIR: run each server under --cpu-prof (profile written to DIR/<kind>-<n>.cpuprofile) and print its top frames. */
+const profDir = args.includes("--prof") ? opt("prof", "bench/results/prof") : undefined;
 const serverFile = fileURLToPath(new URL("./fanout-server.ts", import.meta.url));
 
 interface Server {
@@ -27,8 +31,9 @@ interface Server {
   ask<T>(m: object): Promise<T>;
 }
 
-async function startServer(kind: string): Promise<Server> {
-  const cmd = [process.execPath, "--expose-gc", "--import", "tsx", serverFile, kind, "0"];
+async function startServer(kind: string, n: number): Promise<Server> {
+  const prof = profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${kind}-${n}.cpuprofile`] : [];
+  const cmd = [process.execPath, "--expose-gc", ...prof, "--import", "tsx", serverFile, kind, "0"];
   const child = spawn(pin ? "taskset" : cmd[0]!, pin ? ["-c", "0", ...cmd] : cmd.slice(1), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const queue: ((m: unknown) => void)[] = [];
   child.on("message", (m) => queue.shift()?.(m));
@@ -77,7 +82,7 @@ for (let rep = 0; rep < reps; rep++) {
   const order = [...kinds.slice(rep % kinds.length), ...kinds.slice(0, rep % kinds.length)];
   for (const kind of order) {
     for (const n of sizes) {
-      const srv = await startServer(kind);
+      const srv = await startServer(kind, n);
       const base = await srv.ask<{ heapUsed: number }>({ cmd: "gc" });
       const clients: Socket[] = [];
       for (let i = 0; i < n; i += 100) clients.push(...(await Promise.all(Array.from({ length: Math.min(100, n - i) }, () => openClient(kind, srv.port)))));
@@ -97,8 +102,14 @@ for (let rep = 0; rep < reps; rep++) {
       rec(`CPU us/delivery burst10 @${n}`, kind, burst.cpuUs / burst.deliveries);
       process.stderr.write(`rep ${rep + 1} ${kind} n=${n}: ${(single.cpuUs / single.deliveries).toFixed(2)} us, burst ${(burst.cpuUs / burst.deliveries).toFixed(2)} us\n`);
       for (const c of clients) c.destroy();
-      srv.child.kill("SIGKILL");
-      await new Promise((r) => srv.child.once("exit", r));
+      const exited = new Promise((r) => srv.child.once("exit", r));
+      if (profDir) srv.child.send({ cmd: "exit" });
+      else srv.child.kill("SIGKILL");
+      await exited;
+      if (profDir) {
+        process.stderr.write(`top frames ${kind} n=${n}:\n`);
+        for (const f of topFrames(join(profDir, `${kind}-${n}.cpuprofile`), 12)) process.stderr.write(`  ${f.self.toFixed(1)}%  ${f.fn}  ${f.where}\n`);
+      }
     }
   }
 }

@@ -94,7 +94,6 @@ export class FlowModule implements PylonModule {
       const p = outbound.pending(conn);
       metrics.pendingBytes.observe(p.bytes);
       if (p.bytes >= limits.hardLimitBytes || p.packets >= limits.hardLimitPackets) {
-        metrics.drops.slow_consumer.inc(0);
         ctx.logger.warn({ event: "slow_consumer", sid: conn.id, pendingBytes: p.bytes, pendingPackets: p.packets }, "closing slow consumer");
         onSlow(conn);
       }

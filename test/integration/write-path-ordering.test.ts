@@ -99,3 +99,23 @@ test("fast path off: same guarantees through socket.io's own loop", async () => 
   assert.deepEqual(b.got, want);
   assert.equal(writePath.stats.fastWrites, 0);
 });
+
+test("polling clients always take the engine path (fast path counter unchanged), websocket clients the fast path", async () => {
+  const { pylon, url, writePath } = await startInProcessPylon();
+  pylon.io.of("/").on("connection", (s) => void s.join("r"));
+  const polling = track(await connectClient(url, { transports: ["polling"] }), "polling");
+  await waitFor(() => pylon.io.of("/").adapter.rooms.get("r")?.size === 1);
+  const before = writePath.stats;
+  for (let i = 1; i <= 20; i++) pylon.io.to("r").emit("m", i);
+  await waitFor(() => polling.got.length === 20);
+  const mid = writePath.stats;
+  assert.equal(mid.fastWrites, before.fastWrites, "no fast write to a polling client");
+  assert.equal(mid.engineWrites - before.engineWrites, 20);
+  const ws = track(await connectClient(url, { transports: ["websocket"] }), "websocket");
+  await waitFor(() => pylon.io.of("/").adapter.rooms.get("r")?.size === 2);
+  pylon.io.to("r").emit("m", 21);
+  await waitFor(() => ws.got.length === 1 && polling.got.length === 21);
+  const after = writePath.stats;
+  assert.equal(after.fastWrites - mid.fastWrites, 1, "the idle websocket client got the frame directly");
+  assert.equal(after.engineWrites - mid.engineWrites, 1, "the polling client through engine.io");
+});
