@@ -376,7 +376,9 @@ class LoadWorker {
     const indices = [...this.#owned(c.from, c.to)];
     const slots = new Slots(Math.ceil(c.concurrency / this.#init.count));
     const mix: TransportMix = c.mix;
-    const deadlineHit = await this.#schedule(indices, c.from, c.rate, indices.length || 1, c.deadlineAt, (i, done) => {
+    // every client runs its own cycle loop (the schedule only paces their start); `slots` caps handshakes in flight
+    const allLoops = Math.max(1, indices.length) * this.#init.count;
+    const deadlineHit = await this.#schedule(indices, c.from, c.rate, allLoops, c.deadlineAt, (i, done) => {
       let n = 0;
       const cycle = (): void => {
         if (n >= c.cycles || nowMs() >= endAt) return done();
