@@ -22,8 +22,8 @@ const USAGE = `usage: pylon doctor <url> [options]
   --strict              exit 1 on warnings too
 exit status: 0 no failure, 1 a check failed (or a warning with --strict), 2 usage error`;
 
-/** `pylon doctor <url>`: thin wrapper over runDoctor(). */
-export async function doctorCommand(argv: readonly string[], io: Io): Promise<number> {
+/** `pylon doctor <url>`: thin wrapper over runDoctor(). `progress`: one line per finished check on stderr (TTY). */
+export async function doctorCommand(argv: readonly string[], io: Io, progress: boolean = process.stderr.isTTY === true): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -106,7 +106,7 @@ export async function doctorCommand(argv: readonly string[], io: Io): Promise<nu
     certWarnDays: ints.certWarnDays,
     only,
     onFinding: (f) => {
-      if (!v.json) io.err(`  ${f.name}: ${f.skipped ? "skipped" : f.ok ? "ok" : f.severity} (${(f.durationMs / 1000).toFixed(1)} s)`);
+      if (progress && !v.json) io.err(`  ${f.name}: ${f.skipped ? "skipped" : f.ok ? "ok" : f.severity} (${(f.durationMs / 1000).toFixed(1)} s)`);
     },
   });
   io.out(v.json ? JSON.stringify(report, null, 2) : renderDoctor(report, v.verbose));

@@ -101,7 +101,7 @@ export async function startDoctorSetups(track: (p: Stoppable) => void): Promise<
       name: "healthy-3-node-cluster",
       fault: "nothing (3 nodes, Redis backplane, forwarding, round robin)",
       url: cluster.nginx.url,
-      args: ["--idle-max", "12s"],
+      args: ["--idle-max", "12s", "--nodes", cluster.nodes.map((n) => n.url).join(",")],
       expect: { fails: {}, passes: ["handshake", "websocket-upgrade", "session-affinity", "idle-timeout", "cross-node"] },
     },
     {

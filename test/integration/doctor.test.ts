@@ -56,3 +56,14 @@ test("round robin without forwarding: evidence names the unknown session and the
   const cross = run.findings.find((x) => x.name === "cross-node")!;
   assert.ok(Number(cross.data?.completeness) < 1, "completeness below 100%");
 });
+
+test("3-node cluster: cross-node broadcasts from every --nodes entry; affinity holds although connections spread", async () => {
+  const run = await runs.get("healthy-3-node-cluster")!;
+  const cross = run.findings.find((x) => x.name === "cross-node")!;
+  assert.equal(cross.data?.broadcasts, 3, `one broadcast per node: ${cross.evidence.join(" | ")}`);
+  assert.equal(cross.data?.completeness, 1);
+  const affinity = run.findings.find((x) => x.name === "session-affinity")!;
+  const nodes = new Set(affinity.data?.nodes as string[]);
+  assert.ok(nodes.size > 1, `round robin spread fresh connections over nodes: ${[...nodes].join(",")}`);
+  assert.equal(affinity.data?.unknownSession, 0, "forwarding served every in-session request");
+});
