@@ -143,3 +143,60 @@ export function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
+
+export interface DelayProxy {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A userspace stand-in for `netem delay D loss L%` where the kernel has no netem qdisc: a TCP proxy that delivers
+ * every chunk, in order, `delayMs` after it arrived, and holds `lossPct`% of chunks for an extra retransmission
+ * timeout (200-400 ms, as TCP does after a lost segment). Both directions.
+ */
+export async function startDelayProxy(opts: { host: string; targetHost: string; targetPort: number; delayMs: number; lossPct: number }): Promise<DelayProxy> {
+  const { createServer, connect } = await import("node:net");
+  const sockets = new Set<import("node:net").Socket>();
+  const pipe = (from: import("node:net").Socket, to: import("node:net").Socket): void => {
+    let due = 0;
+    from.on("data", (chunk: Buffer) => {
+      const extra = Math.random() * 100 < opts.lossPct ? 200 + Math.random() * 200 : 0;
+      due = Math.max(Date.now() + opts.delayMs + extra, due);
+      const t = setTimeout(() => {
+        if (!to.destroyed) to.write(chunk);
+      }, due - Date.now());
+      t.unref();
+    });
+    from.on("end", () => setTimeout(() => to.end(), Math.max(0, due - Date.now())).unref());
+  };
+  const server = createServer((client) => {
+    const upstream = connect({ host: opts.targetHost, port: opts.targetPort });
+    sockets.add(client);
+    sockets.add(upstream);
+    const close = (): void => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("error", close);
+    upstream.on("error", close);
+    client.on("close", () => setTimeout(close, opts.delayMs).unref());
+    upstream.on("close", () => setTimeout(close, opts.delayMs).unref());
+    pipe(client, upstream);
+    pipe(upstream, client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, opts.host, () => resolve());
+  });
+  const port = (server.address() as import("node:net").AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
