@@ -1,4 +1,5 @@
 import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
 import { after } from "node:test";
 
 /**
@@ -14,7 +15,26 @@ interface Child {
 
 const children = new Map<number, Child>();
 const closers = new Set<() => unknown>();
+const tempDirs = new Set<string>();
 let installed = false;
+
+/** Removes the harness's temporary directories (at process exit, after the children are gone). */
+function removeTempDirs(): void {
+  for (const d of tempDirs) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+  }
+  tempDirs.clear();
+}
+
+/** Registers a temporary directory to remove when the test process exits. */
+export function registerTempDir(path: string): void {
+  installProcessHooks();
+  tempDirs.add(path);
+}
 
 function killAllNow(): void {
   for (const c of children.values()) {
@@ -30,10 +50,14 @@ function killAllNow(): void {
 function installProcessHooks(): void {
   if (installed) return;
   installed = true;
-  process.once("exit", killAllNow);
+  process.once("exit", () => {
+    killAllNow();
+    removeTempDirs();
+  });
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     process.once(sig, () => {
       killAllNow();
+      removeTempDirs();
       process.exit(sig === "SIGINT" ? 130 : 143);
     });
   }
