@@ -16,6 +16,7 @@ const FILES = [
   "test/integration/security-rate-store.test.ts",
   "test/integration/security-flood.test.ts",
   "test/integration/security-origin.test.ts",
+  "test/integration/security-sdk-refresh.test.ts",
 ].filter((f) => existsSync(f));
 
 const build = spawnSync("npm", ["run", "-s", "build"], { stdio: "inherit" });

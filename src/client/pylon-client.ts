@@ -32,6 +32,13 @@ export interface PylonClientOptions {
   ackTimeoutMs?: number;
   /** Connect right away (default true). */
   autoConnect?: boolean;
+  /**
+   * Access token provider (server security.jwt): called for every (re)connect handshake, and again shortly before the
+   * current token expires to renew it in place with the reserved event auth:refresh (docs/security.md).
+   */
+  getToken?: () => string | Promise<string>;
+  /** Renew the token this long before its exp (default 30000 ms). */
+  refreshAheadMs?: number;
 }
 
 export interface MessageMeta {
@@ -76,6 +83,8 @@ export type ClientEvents = {
   replayed: (info: { stream: string; count: number; epoch: string; head: number }) => void;
   /** A subscribe was refused (forbidden, invalid) and will not be retried. */
   subscribe_error: (info: { stream: string; error: WireError }) => void;
+  /** getToken() failed or the server refused a token refresh (the server disconnects at expiry; the SDK reconnects with a new token). */
+  auth_error: (error: WireError) => void;
 };
 
 /** Error thrown by command() when the server answered with an error outcome or the deadline passed. */
@@ -128,6 +137,10 @@ export class PylonClient extends Emitter<ClientEvents> {
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #everConnected = false;
+  readonly #getToken: (() => string | Promise<string>) | undefined;
+  readonly #refreshAheadMs: number;
+  #token: string | undefined;
+  #refreshGen = 0;
 
   constructor(url: string, opts: PylonClientOptions = {}) {
     super();
@@ -136,9 +149,13 @@ export class PylonClient extends Emitter<ClientEvents> {
     this.#maxMs = opts.backoff?.maxMs ?? 10_000;
     this.#ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
     this.clientId = opts.clientId ?? randomId();
+    this.#getToken = opts.getToken;
+    this.#refreshAheadMs = opts.refreshAheadMs ?? 30_000;
     const ns = opts.namespace ?? "/";
     const base = url.replace(/\/$/, "");
-    this.socket = connectIo(ns === "/" ? base : base + ns, { ...opts.socket, reconnection: false, autoConnect: false });
+    const auth = opts.getToken ? { auth: (cb: (data: object) => void) => this.#authPayload(cb) } : {};
+    this.socket = connectIo(ns === "/" ? base : base + ns, { ...opts.socket, ...auth, reconnection: false, autoConnect: false });
+    if (opts.getToken) this.socket.on("connect", () => this.#armRefresh());
     this.socket.on("connect", () => this.#onConnect());
     this.socket.on("disconnect", (reason) => {
       this.emit("disconnect", reason);
@@ -397,6 +414,50 @@ export class PylonClient extends Emitter<ClientEvents> {
     return new Promise((r) => this.#later(r, Math.max(0, ms)));
   }
 
+  #authPayload(cb: (data: object) => void): void {
+    Promise.resolve()
+      .then(() => this.#getToken!())
+      .then(
+        (token) => {
+          this.#token = token;
+          cb({ token });
+        },
+        (err: unknown) => {
+          this.emit("auth_error", { code: "token_missing", message: String((err as Error)?.message ?? err) });
+          cb({});
+        },
+      );
+  }
+
+  /** Schedules the next auth:refresh refreshAheadMs before the current token's exp. */
+  #armRefresh(): void {
+    const gen = ++this.#refreshGen;
+    const exp = tokenExp(this.#token);
+    if (exp === undefined) return;
+    const ms = Math.max(0, exp * 1000 - Date.now() - this.#refreshAheadMs);
+    this.#later(() => {
+      if (gen === this.#refreshGen && this.socket.connected) void this.refreshToken();
+    }, ms);
+  }
+
+  /** Gets a new token from getToken() and sends it with auth:refresh; resolves true when the server accepted it. */
+  async refreshToken(): Promise<boolean> {
+    if (!this.#getToken || !this.socket.connected) return false;
+    try {
+      const token = await this.#getToken();
+      const res = (await this.socket.timeout(this.#ackTimeoutMs).emitWithAck("auth:refresh", { token })) as { ok?: boolean; error?: WireError };
+      if (res?.ok) {
+        this.#token = token;
+        this.#armRefresh();
+        return true;
+      }
+      this.emit("auth_error", res?.error ?? { code: "internal_error", message: "invalid refresh answer" });
+    } catch (err) {
+      this.emit("auth_error", { code: "internal_error", message: String((err as Error)?.message ?? err) });
+    }
+    return false;
+  }
+
   /** Disconnects and stops reconnecting; subscriptions and positions stay (connect() resumes them). */
   close(): void {
     this.#closed = true;
@@ -405,6 +466,18 @@ export class PylonClient extends Emitter<ClientEvents> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     this.socket.disconnect();
+  }
+}
+
+/** The `exp` claim of a JWT, read without verification (the server verifies); undefined when absent or unreadable. */
+function tokenExp(token: string | undefined): number | undefined {
+  const part = token?.split(".")[1];
+  if (!part) return undefined;
+  try {
+    const claims = JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/"))) as { exp?: unknown };
+    return typeof claims.exp === "number" ? claims.exp : undefined;
+  } catch {
+    return undefined;
   }
 }
 

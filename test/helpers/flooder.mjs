@@ -6,6 +6,7 @@ import { io } from "socket.io-client";
 import http from "node:http";
 
 const [url, durationMs, eventsPerSec, handshakesPerSec] = [process.argv[2], ...process.argv.slice(3).map(Number)];
+const FROM = { "x-forwarded-for": "10.6.6.6" }; // one client address, through the trusted (loopback) proxy
 const stats = { eventsSent: 0, rateLimitedAcks: 0, okAcks: 0, disconnects: 0, disconnectCodes: {}, connects: 0, connectErrors: 0, handshakes: 0, handshakeStatus: {} };
 const end = Date.now() + durationMs;
 const TICK = 20;
@@ -14,7 +15,7 @@ let socket;
 
 function connect() {
   if (Date.now() >= end) return;
-  socket = io(url + "/demo", { transports: ["websocket"], reconnection: false, forceNew: true });
+  socket = io(url + "/demo", { transports: ["websocket"], reconnection: false, forceNew: true, extraHeaders: FROM });
   socket.on("connect", () => stats.connects++);
   socket.on("connect_error", () => {
     stats.connectErrors++;
@@ -54,7 +55,7 @@ function floodHandshakes() {
     if (Date.now() >= end) return clearInterval(timer);
     for (let i = 0; i < perTick; i++) {
       stats.handshakes++;
-      const req = http.get({ hostname, port, path: "/socket.io/?EIO=4&transport=polling", agent }, (res) => {
+      const req = http.get({ hostname, port, path: "/socket.io/?EIO=4&transport=polling", agent, headers: FROM }, (res) => {
         stats.handshakeStatus[res.statusCode] = (stats.handshakeStatus[res.statusCode] ?? 0) + 1;
         res.resume();
       });

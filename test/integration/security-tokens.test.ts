@@ -1,4 +1,4 @@
-import { test, before, after } from "node:test";
+import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { createPublicKey, createHmac } from "node:crypto";
 import { connectClient, delay, onceEvent, startPylon, useCleanup, waitFor, type ClientSocket, type PylonProcess } from "../helpers/index.js";
@@ -56,9 +56,6 @@ before(async () => {
   });
 });
 
-after(() => {
-  if (!pylon.alive()) tally.crashed("tokens server");
-});
 
 test("a valid RS256 token connects (auth.token and Authorization: Bearer)", async () => {
   const t = await token(keysA);
@@ -170,4 +167,9 @@ test("auth:refresh with a new token keeps the socket; a token of another subject
   assert.equal(dropped, false);
   assert.deepEqual(await socket.timeout(5000).emitWithAck("echo", "still here"), "still here");
   socket.disconnect();
+});
+
+test("the server process survived every attack", () => {
+  if (!pylon.alive()) tally.crashed("tokens server");
+  assert.ok(pylon.alive());
 });
