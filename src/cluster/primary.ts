@@ -36,6 +36,10 @@ export class WorkerPrimary {
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
   #restarts = 0;
+  /** Workers that exited before ever listening, in a row (a bad port or config): the primary gives up at 3. */
+  #startFailures = 0;
+  readonly #listened = new Set<number>();
+  #exitCode = 0;
 
   constructor(config: PylonConfig, logger: Logger, env: Record<string, string>) {
     this.#config = config;
@@ -49,6 +53,12 @@ export class WorkerPrimary {
     if (kind === "cluster") setupPrimary(); // relays the workers' cluster adapter messages
     cluster.on("message", (worker, message) => this.#onMessage(worker, message));
     cluster.on("exit", (worker, code, signal) => this.#onExit(worker, code, signal));
+    cluster.on("listening", (worker) => {
+      if (!this.#listened.has(worker.id)) {
+        this.#listened.add(worker.id);
+        this.#startFailures = 0;
+      }
+    });
     this.#timer = setInterval(() => this.#prune(), this.#config.cluster.heartbeatMs);
     for (let i = 0; i < n; i++) cluster.fork(this.#env);
     this.#logger.info({ workers: n, adapter: kind }, "primary started workers");
@@ -96,6 +106,16 @@ export class WorkerPrimary {
       if (Object.keys(cluster.workers ?? {}).length === 0) this.#finish();
       return;
     }
+    if (!this.#listened.has(worker.id) && ++this.#startFailures >= 3) {
+      this.#logger.fatal({ worker: worker.id, code, signal }, "workers exit before listening (see their log); giving up");
+      this.#stopping = true;
+      for (const w of Object.values(cluster.workers ?? {})) w?.process.kill("SIGKILL");
+      if (this.#timer) clearInterval(this.#timer);
+      this.#exitCode = 1;
+      setTimeout(() => process.exit(1), 200).unref();
+      return;
+    }
+    this.#listened.delete(worker.id);
     this.#restarts++;
     const delay = Math.min(100 * 2 ** Math.min(this.#restarts, 6), 5000);
     this.#logger.error({ worker: worker.id, code, signal, restartInMs: delay }, "worker exited unexpectedly; forking a replacement");
@@ -126,6 +146,6 @@ export class WorkerPrimary {
   #finish(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#logger.info("all workers exited");
-    process.exit(0);
+    process.exit(this.#exitCode);
   }
 }
