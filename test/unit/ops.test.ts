@@ -114,3 +114,32 @@ test("runbook: every metric it cites is registered somewhere in src/ (or is a pr
   const missing = [...cited].filter((name) => !defaults.has(name) && !src.includes(`name: "${name.slice("pylon_".length)}"`) && name !== "pylon_probe");
   assert.deepEqual(missing, [], "metrics cited in the runbook but registered nowhere");
 });
+
+test("doctor and canary CLIs: usage errors exit 2 with a message, --help exits 0", async () => {
+  const { doctorCommand } = await import("../../src/cli/doctor.js");
+  const { canaryCommand } = await import("../../src/cli/canary.js");
+  const capture = (): { io: { out: (t: string) => void; err: (t: string) => void }; text: () => string } => {
+    let buf = "";
+    return { io: { out: (t) => void (buf += t + "\n"), err: (t) => void (buf += t + "\n") }, text: () => buf };
+  };
+  const quiet = { isTTY: false, write: () => undefined };
+  const cases: [string, readonly string[], RegExp][] = [
+    ["doctor", [], /a URL is required/],
+    ["doctor", ["ftp://x"], /http:\/\/ or https:\/\//],
+    ["doctor", ["http://127.0.0.1:1", "--checks", "nope"], /unknown check\(s\): nope/],
+    ["doctor", ["http://127.0.0.1:1", "--idle-max", "0s"], /--idle-max/],
+    ["canary", [], /a URL is required/],
+    ["canary", ["http://127.0.0.1:1", "--slo", "p99=soon"], /p99/],
+    ["canary", ["http://127.0.0.1:1", "--transports", "carrier-pigeon:1"], /--transports/],
+    ["canary", ["http://127.0.0.1:1", "--clients", "0"], /--clients/],
+  ];
+  for (const [cmd, argv, re] of cases) {
+    const c = capture();
+    const code = cmd === "doctor" ? await doctorCommand(argv, c.io, false) : await canaryCommand(argv, c.io, quiet);
+    assert.equal(code, 2, `${cmd} ${argv.join(" ")}`);
+    assert.match(c.text(), re);
+  }
+  const help = capture();
+  assert.equal(await doctorCommand(["--help"], help.io, false), 0);
+  assert.match(help.text(), /--idle-max/);
+});
