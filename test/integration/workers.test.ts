@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connectClient, metricSum, scrapeMetrics, startPylon, startRedis, useCleanup, waitFor } from "../helpers/index.js";
+import { createServer } from "node:net";
+import { CLI_PATH, connectClient, freePort, metricSum, scrapeMetrics, spawnTracked, startPylon, startRedis, tempDir, useCleanup, waitFor } from "../helpers/index.js";
 import { PING_ARGS, connectListeners, ownerNode, waitAllReceived } from "../helpers/scale.js";
 
 // `pylon serve --workers 2`: node:cluster workers share one port (the primary spreads connections), with no sticky
@@ -57,5 +58,19 @@ describe("--workers 2 on one port", () => {
     sender.emit("say", { room: "h", text: "y1" });
     await waitAllReceived(listeners, ["y1"]);
     for (const l of listeners) assert.deepEqual(l.disconnects, []);
+  });
+
+  it("the primary exits 1 when its workers cannot listen (port taken), instead of re-forking forever", async () => {
+    const port = await freePort();
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", r));
+    try {
+      const child = spawnTracked(process.execPath, [CLI_PATH, "serve", "--port", String(port), "--host", "127.0.0.1", "--workers", "2"], "pylon", { cwd: tempDir("pylon-cwd-") });
+      const exit = await child.exited;
+      assert.equal(exit.code, 1);
+      assert.match(child.stdout(), /giving up/);
+    } finally {
+      blocker.close();
+    }
   });
 });
