@@ -39,7 +39,10 @@ export interface PylonProcess {
   waitForLog(re: RegExp, timeoutMs?: number): Promise<string>;
   /** Sends a signal by PID (default SIGKILL) without waiting. */
   kill(signal?: NodeJS.Signals): void;
-  /** SIGTERM (graceful drain) and await exit; SIGKILL after timeoutMs (default 30 s). */
+  /**
+   * SIGTERM (graceful drain) and await exit; SIGKILL after timeoutMs (default 30 s). With clients connected the drain
+   * takes drain.windowMs (default 10 s): pass `--drain.windowMs 0` or use kill() in cleanup when that does not matter.
+   */
   stop(timeoutMs?: number): Promise<ExitInfo>;
   exited: Promise<ExitInfo>;
   alive(): boolean;

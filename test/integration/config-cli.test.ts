@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configFields } from "../../src/config/fields.js";
@@ -154,4 +155,21 @@ test("npm start -- --port N passes flags through to pylon serve", async () => {
   assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
   killGroup("SIGTERM");
   await exited;
+});
+
+test("pylon serve on a port already in use exits 1 with a fatal 'failed to start' line naming EADDRINUSE", async () => {
+  const port = await freePort();
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(port, "127.0.0.1", r));
+  cleanup.add(() => new Promise<void>((r) => holder.close(() => r())));
+  const r = await cli(["serve", "--host", "127.0.0.1", "--port", String(port)]);
+  assert.equal(r.code, 1);
+  const fatal = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as { level: number; msg: string; err?: { code?: string } })
+    .find((rec) => rec.msg === "failed to start");
+  assert.ok(fatal, `no 'failed to start' line in:\n${r.stdout}${r.stderr}`);
+  assert.equal(fatal.level, 60);
+  assert.equal(fatal.err?.code, "EADDRINUSE");
 });
