@@ -7,3 +7,6 @@ export { batch, Batcher, type BatchOptions, type BatchPayload, type BatchTarget 
 export { FlowModule } from "./flow/flow-module.js";
 export { WritePathModule } from "./transport/write-path-module.js";
 export { withFastPath } from "./transport/fast-path.js";
+export { StreamsModule, type StreamHandle, type StreamsHooks, type StreamsModuleOptions, type AuthorizeSubscribe, type AuthorizeHttp, type AuthorizeCommand, type PublishOptions } from "./delivery/streams-module.js";
+export type { CommandHandler, CommandContext } from "./delivery/commands.js";
+export type { StreamLog } from "./delivery/log.js";

@@ -36,7 +36,6 @@ export const deliverySection = z
         ttlMs: z.number().int().min(1000).default(86_400_000).meta({ description: "How long a command's outcome is kept for retries with the same key." }),
         leaseMs: z.number().int().min(500).default(15_000).meta({ description: "A running command's claim; if its node dies, a retry may run it again after this long." }),
         maxEntries: z.number().int().min(100).default(100_000).meta({ description: "Memory store: keys kept (LRU)." }),
-        queueGroup: z.string().default("pylon").meta({ description: "Redis consumer group of queued commands." }),
       })
       .strict()
       .prefault({}),
