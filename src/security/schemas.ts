@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import type { PylonConfig } from "../config/index.js";
+import { RESERVED_PREFIX } from "../protocol/streams.js";
 
 type EventsConfig = PylonConfig["security"]["events"];
 
@@ -130,7 +131,7 @@ export class EventValidator {
 
   /** Whether the namespace declares schemas (then every event is validated). */
   validates(namespace: string): boolean {
-    return (this.#namespaces.get(namespace)?.size ?? 0) > 0;
+    return this.#config.validate && (this.#namespaces.get(namespace)?.size ?? 0) > 0;
   }
 
   /** The byte limit for an event (its own, or the default). */
@@ -152,6 +153,8 @@ export class EventValidator {
     if (!events || events.size === 0) return { ok: true, payload: args[0] };
     // (an args[0] that is the ack function is put back unchanged by the caller: it only replaces data arguments)
     const spec = events.get(event);
+    // reserved pylon:* events (streams, commands) are validated by the module that owns them
+    if (!spec && event.startsWith(RESERVED_PREFIX)) return { ok: true, payload: args[0] };
     if (!spec) {
       return this.#config.rejectUnknown ? { ok: false, code: "unknown_event", extra: {} } : { ok: true, payload: args[0] };
     }

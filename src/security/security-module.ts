@@ -277,6 +277,13 @@ export class SecurityModule implements PylonModule {
     return verdict;
   }
 
+  /**
+   * The streams module's authorizeSubscribe hook `(socket, stream) => boolean`: the security.authz rules applied to
+   * socket.data.user; denials are counted (pylon_forbidden_total{kind="stream"}) and audited.
+   */
+  readonly subscribeHook = (socket: Socket, stream: string): boolean =>
+    this.authorize((socket.data as { user?: PylonUser }).user, "stream", stream, { namespace: socket.nsp.name, socketId: socket.id }).ok;
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -115,6 +115,10 @@ const rateLimitSection = z
 
 const eventsSection = z
   .object({
+    validate: z.boolean().default(true).meta({
+      description:
+        "Validate events of namespaces that declare schemas (the demo's by default). Off: schemas, unknown-event refusal and size/depth limits are skipped (benchmark baseline only).",
+    }),
     rejectUnknown: z.boolean().default(true).meta({
       description: "In a namespace that declares event schemas, events without a schema are refused with unknown_event.",
     }),
