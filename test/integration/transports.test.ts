@@ -261,4 +261,13 @@ test("SIGHUP applies a new transport policy to new handshakes; existing connecti
   await waitFor(() => node.records().filter((r) => r.msg === "configuration reloaded").length > reloadsBefore + 1, { message: "second reload logged" });
   const again = await connectClient(`${node.url}/demo`, { transports: ["polling"], upgrade: false });
   assert.equal(await emitWithAck(again, "echo", 3), 3);
+
+  // an invalid file on SIGHUP is refused with the reason logged; the running configuration stays
+  writeFileSync(node.configFile!, JSON.stringify({ engine: { transports: "telegraph" } }));
+  node.kill("SIGHUP");
+  const refusedLine = await node.waitForLog(/reload refused/);
+  assert.match(refusedLine, /engine\.transports/);
+  const still = await connectClient(`${node.url}/demo`, { transports: ["polling"], upgrade: false });
+  assert.equal(await emitWithAck(still, "echo", 4), 4);
+  assert.equal(node.alive(), true);
 });
