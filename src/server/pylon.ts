@@ -270,7 +270,9 @@ export class Pylon<
       if (onEnginePath) {
         if (this.gate.handleRequest(req, res)) return;
       } else if (this.routes.handle(req, res)) return;
-      if (requestListeners.length === 0) return sendJson(res, 404, { error: { code: "not_found" } });
+      // engine.io's own listener only chains to listeners that existed before attach: when Pylon created the server
+      // there are none, so a path that is neither the engine's nor a route would never be answered
+      if (requestListeners.length === 0 || (!onEnginePath && this.#ownsServer)) return sendJson(res, 404, { error: { code: "not_found" } });
       for (const l of requestListeners) l.call(server, req, res);
     });
     server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
