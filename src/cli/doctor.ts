@@ -13,6 +13,7 @@ const USAGE = `usage: pylon doctor <url> [options]
   --nodes URL,URL       direct node URLs for the cross-node check (default: spread through <url>)
   --clients-per-node N  clients per node in the cross-node check (default 3)
   --namespace NS        namespace with the demo contract join/say (default /demo)
+  --token JWT           handshake token (auth.token) when namespaces require one (pylon token mint)
   --polls N             sequential in-session requests in the affinity check (default 8)
   --payload-cap SIZE    largest message the payload check sends (default 8mb)
   --cert-warn-days N    warn when the certificate expires sooner (default 14)
@@ -37,6 +38,7 @@ export async function doctorCommand(argv: readonly string[], io: Io, progress: b
         nodes: { type: "string" },
         "clients-per-node": { type: "string", default: "3" },
         namespace: { type: "string", default: "/demo" },
+        token: { type: "string" },
         polls: { type: "string", default: "8" },
         "payload-cap": { type: "string", default: "8mb" },
         "cert-warn-days": { type: "string", default: "14" },
@@ -103,6 +105,7 @@ export async function doctorCommand(argv: readonly string[], io: Io, progress: b
     payloadCapBytes: payloadCap,
     clientsPerNode: ints.clientsPerNode,
     demoNamespace: v.namespace,
+    ...(v.token ? { token: v.token } : {}),
     certWarnDays: ints.certWarnDays,
     only,
     onFinding: (f) => {

@@ -72,6 +72,8 @@ export interface DoctorOptions {
   clientsPerNode: number;
   /** Socket.IO namespace with the demo contract (join/say) for the cross-node check. */
   demoNamespace: string;
+  /** Token for the Socket.IO handshake (auth.token) where a namespace requires one. Never printed. */
+  token?: string;
   /** Days before certificate expiry that count as a warning. */
   certWarnDays: number;
 }

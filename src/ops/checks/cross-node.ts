@@ -27,7 +27,7 @@ export const crossNodeCheck: Check = {
       for (const entry of entries) {
         const group: Socket[] = [];
         for (let i = 0; i < perEntry; i++) {
-          const r = await connect(entry, opts.demoNamespace, opts.target.path, transports, opts.timeoutMs, opts.target.insecure, opts.target.ca);
+          const r = await connect(entry, opts.demoNamespace, opts.target.path, transports, opts.timeoutMs, opts.target.insecure, opts.target.ca, opts.token);
           if (typeof r === "string") connectErrors.push(r);
           else group.push(r);
         }
@@ -96,10 +96,10 @@ async function listNodes({ opts, facts }: CheckContext): Promise<string[] | unde
   }
 }
 
-function connect(base: URL, ns: string, path: string, transports: string[], timeoutMs: number, insecure: boolean, ca?: string | Buffer): Promise<Socket | string> {
+function connect(base: URL, ns: string, path: string, transports: string[], timeoutMs: number, insecure: boolean, ca?: string | Buffer, token?: string): Promise<Socket | string> {
   return new Promise((resolve) => {
     const url = new URL(ns, base).toString();
-    const s = io(url, { path, transports, forceNew: true, reconnection: false, timeout: timeoutMs, rejectUnauthorized: !insecure, ...(ca ? { ca: ca.toString() } : {}) });
+    const s = io(url, { path, transports, forceNew: true, reconnection: false, timeout: timeoutMs, rejectUnauthorized: !insecure, ...(ca ? { ca: ca.toString() } : {}), ...(token ? { auth: { token } } : {}) });
     const timer = setTimeout(() => {
       s.disconnect();
       resolve("connect timeout");

@@ -51,7 +51,8 @@ export const handshakeCheck: Check = {
 
     // Socket.IO protocol: CONNECT to the main namespace; 40{sid} (ok) or 44{message} (refused) both prove Socket.IO v5.
     let sio = "no Socket.IO answer";
-    const posted = await postPackets(target, session, ["40"], opts.timeoutMs).catch((e: Error) => e);
+    const connectPacket = opts.token ? `40${JSON.stringify({ token: opts.token })}` : "40";
+    const posted = await postPackets(target, session, [connectPacket], opts.timeoutMs).catch((e: Error) => e);
     if (!(posted instanceof Error) && posted.status === 200) {
       const got = await poll(target, session, opts.timeoutMs).catch((e: Error) => e);
       if (!(got instanceof Error)) {
