@@ -77,7 +77,12 @@ export class ClusterModule implements PylonModule {
     this.#router.setup(ctx);
     this.#disposers.push(
       ctx.routes.add("GET", "/api/nodes", async (_req, res) => {
-        const nodes = await this.#backplane.registry.list();
+        let nodes;
+        try {
+          nodes = await this.#backplane.registry.list();
+        } catch (err) {
+          return sendJson(res, 503, { error: errorBody("backplane_unavailable", { detail: (err as Error).message }), self: ctx.nodeId });
+        }
         sendJson(res, 200, { self: ctx.nodeId, adapter: this.#backplane.kind, nodes: nodes.sort((a, b) => a.id.localeCompare(b.id)) });
       }),
       ctx.routes.add("GET", "/api/rooms/*", async (_req, res, url) => this.#roomCount(url, res)),

@@ -34,6 +34,9 @@ describe("backplane outage (real redis-server stopped and restarted)", () => {
       );
       assert.match(body.checks.backplane.detail ?? "", /backplane down/);
     }
+    const nodesDuring = await fetch(`${nodes[0]!.url}/api/nodes`);
+    assert.equal(nodesDuring.status, 503);
+    assert.equal(((await nodesDuring.json()) as { error: { code: string } }).error.code, "backplane_unavailable");
     // a broadcast during the outage reaches local clients; the cross-node copy is dropped and counted
     a.socket.emit("say", { room: "r", text: "during" });
     await waitAllReceived([a], ["during"]);
