@@ -169,6 +169,19 @@ test("auth:refresh with a new token keeps the socket; a token of another subject
   socket.disconnect();
 });
 
+test("stream subscriptions follow the authorization rules (pylon:subscribe through the streams module)", async () => {
+  const socket = await connectClient(pylon.url + "/", { transports: ["websocket"], auth: { token: await token(keysA, { claims: { tenant: "acme" } }) } });
+  const sub = (stream: string): Promise<{ ok?: boolean; error?: { code: string } }> => socket.timeout(5000).emitWithAck("pylon:subscribe", { stream });
+  for (const stream of ["user:bob", "tenant:globex:feed", "admin:audit"]) {
+    const r = await sub(stream);
+    tally.attempt(`subscribe ${stream}`, r.ok !== true);
+    assert.equal(r.error?.code, "subscribe_forbidden", stream);
+  }
+  assert.equal((await sub("user:alice")).ok, true);
+  assert.equal((await sub("tenant:acme:feed")).ok, true);
+  socket.disconnect();
+});
+
 test("the server process survived every attack", () => {
   if (!pylon.alive()) tally.crashed("tokens server");
   assert.ok(pylon.alive());
