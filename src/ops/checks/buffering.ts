@@ -55,7 +55,7 @@ export const bufferingCheck: Check = {
         "error",
         `the proxy buffers responses: the first line was held ${round(firstHeld)} ms until the response ended`,
         evidence,
-        "turn response buffering off for the Socket.IO path (nginx: proxy_buffering off; or have the upstream send X-Accel-Buffering: no)",
+        "turn response buffering off for the Socket.IO path (nginx: proxy_buffering off; ingress-nginx: nginx.ingress.kubernetes.io/proxy-buffering: \"off\")",
         "buffering",
         data,
       );

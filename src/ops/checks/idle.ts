@@ -13,7 +13,7 @@ interface IdleTimeline {
 }
 
 const IDLE_FIX =
-  "raise the proxy/load-balancer idle timeout above pingInterval + pingTimeout (nginx: proxy_read_timeout 75s; AWS ALB idle timeout; Kubernetes ingress nginx.ingress.kubernetes.io/proxy-read-timeout), or lower engine.pingInterval below it";
+  "raise the proxy/load-balancer idle timeout above pingInterval + pingTimeout (nginx: proxy_read_timeout 120s; ingress-nginx: nginx.ingress.kubernetes.io/proxy-read-timeout: \"120\"; AWS ALB: idle timeout 120 s), or lower engine.pingInterval below it";
 
 /**
  * idle-timeout: holds a quiet connection through the proxy (a raw Engine.IO connection whose client never answers
