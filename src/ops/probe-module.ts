@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Counter } from "prom-client";
+import { errorBody } from "../protocol/errors.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 
 /** Query parameter that marks a doctor probe on the engine path. */
@@ -48,7 +49,7 @@ export class DoctorProbeModule implements PylonModule {
     if (this.#open.size >= MAX_CONCURRENT) {
       this.#probes?.inc({ kind, outcome: "busy" });
       res.writeHead(429, { "content-type": "application/json", "cache-control": "no-store" });
-      res.end(JSON.stringify({ error: { code: "rate_limited" } }));
+      res.end(JSON.stringify({ error: errorBody("rate_limited", { reason: "too many doctor probes at once" }) }));
       return true;
     }
     const chunks = clamp(Number(q.get("chunks") ?? 5), 2, MAX_CHUNKS);
