@@ -1,6 +1,6 @@
 import { test, before } from "node:test";
 import assert from "node:assert/strict";
-import { useCleanup } from "../helpers/index.js";
+import { metricSum, scrapeMetrics, startPylon, useCleanup } from "../helpers/index.js";
 import { diagnose, runDoctorCli, startDoctorSetups, type DoctorSetup, type DoctorRun } from "../helpers/doctor-setups.js";
 
 /**
@@ -66,4 +66,18 @@ test("3-node cluster: cross-node broadcasts from every --nodes entry; affinity h
   const nodes = new Set(affinity.data?.nodes as string[]);
   assert.ok(nodes.size > 1, `round robin spread fresh connections over nodes: ${[...nodes].join(",")}`);
   assert.equal(affinity.data?.unknownSession, 0, "forwarding served every in-session request");
+});
+
+test("the doctor probe is bounded: at most 8 streams at once, the rest get 429 (counted), and it answers only GET with a known kind", async () => {
+  const node = await startPylon();
+  cleanup.add(() => node.stop());
+  const probe = (q: string, method = "GET"): Promise<number> => fetch(`${node.url}/socket.io/?${q}`, { method }).then(async (r) => (await r.arrayBuffer(), r.status));
+  const statuses = await Promise.all(Array.from({ length: 12 }, () => probe("pylon_probe=stream&chunks=10&gap=300")));
+  assert.equal(statuses.filter((s) => s === 200).length, 8, `8 streams served: ${statuses.join(",")}`);
+  assert.equal(statuses.filter((s) => s === 429).length, 4);
+  const m = await scrapeMetrics(node.url);
+  assert.equal(metricSum(m, "pylon_doctor_probes_total", { kind: "stream", outcome: "busy" }), 4);
+  // an unknown kind or another method is not the probe: engine.io answers as usual (400 "Transport unknown")
+  assert.equal(await probe("pylon_probe=shell"), 400);
+  assert.equal(await probe("pylon_probe=stream", "POST"), 400);
 });
