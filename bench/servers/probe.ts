@@ -3,6 +3,7 @@
 //   {type:"bench:mem"}            -> forced GC (twice), then {type:"bench:mem", heapUsed, heapTotal, rss, external}
 //   {type:"bench:profile:start"}  -> starts the V8 CPU profiler (node:inspector)
 //   {type:"bench:profile:stop", file} -> stops it, writes the .cpuprofile to `file`, replies {type:"bench:profile", file}
+// When the IPC channel closes (the bench exited or was killed), the server exits.
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
 
@@ -42,5 +43,8 @@ if (process.send) {
       });
     }
   });
+  // The bench holds the other end: if it dies (even by SIGKILL, when it cannot clean up), the channel closes and the
+  // server under test exits instead of living on as an orphan.
+  process.on("disconnect", () => process.exit(0));
   process.channel?.unref();
 }
