@@ -5,5 +5,8 @@ import { fanoutSuite } from "./fanout.js";
 import { echoSuite } from "./echo.js";
 import { handshakeSuite } from "./handshake.js";
 import { crossNodeSuite } from "./cross-node.js";
+import { securitySuite } from "./security.js";
+import { streamsSuite } from "./streams.js";
+import { observabilitySuite } from "./observability.js";
 
-export const SUITES: Suite[] = [memorySuite, fanoutSuite, echoSuite, handshakeSuite, crossNodeSuite];
+export const SUITES: Suite[] = [memorySuite, fanoutSuite, echoSuite, handshakeSuite, crossNodeSuite, observabilitySuite, streamsSuite, securitySuite];

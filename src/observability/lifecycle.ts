@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Socket } from "socket.io";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { identifyClient } from "./client-versions.js";
-import { instrumentSocket } from "./traffic.js";
+import { SocketInstruments } from "./traffic.js";
 import { UpgradeTracker } from "./upgrades.js";
 
 /** Engine.IO error codes (engine.io Server.errors) by number, for metric labels. */
@@ -45,6 +45,10 @@ export class LifecycleObserver implements PylonModule {
     const { io, metrics, logger } = ctx;
     const detailed = ctx.config.metrics.enabled;
     const upgrades = new UpgradeTracker(metrics, ctx.config.engine.upgradeTimeout);
+    // one listener shared by every connection (no closure per connection)
+    const onData = (data: string | Buffer | ArrayBuffer): void => {
+      metrics.bytesInCount += typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+    };
     this.#upgrades = upgrades;
     io.engine.on("headers", (_headers: unknown, req: IncomingMessage) => upgrades.onHeaders(req));
     io.engine.on("connection", (raw: EngineSocketLike) => {
@@ -54,9 +58,7 @@ export class LifecycleObserver implements PylonModule {
       metrics.engineConnections.inc({ protocol });
       if (detailed) {
         metrics.clientHandshakes.inc({ ...identifyClient(raw.request, raw.protocol, this.#clientVersions) });
-        raw.on("data", (data) => {
-          metrics.bytesInCount += typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
-        });
+        raw.on("data", onData);
       }
       raw.on("upgrade", () => upgrades.onUpgrade(raw.id, performance.now() - bornAt));
       raw.on("close", (reason) => {
@@ -88,9 +90,9 @@ export class LifecycleObserver implements PylonModule {
     const ctx = this.#ctx;
     if (!ctx) return;
     const { io, metrics, logger } = ctx;
-    const tallies = ctx.config.metrics.enabled ? metrics.events.namespace(name) : undefined;
+    const instruments = ctx.config.metrics.enabled ? new SocketInstruments(metrics.events.namespace(name), metrics) : undefined;
     io.of(name).on("connection", (socket: Socket) => {
-      if (tallies) instrumentSocket(socket, tallies, metrics);
+      instruments?.attach(socket);
       let transport = transportOf(socket);
       metrics.socketsConnected.inc({ namespace: name, transport });
       metrics.namespaceConnects.inc({ namespace: name, outcome: "ok" });

@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { Server, type Socket } from "socket.io";
 import { parseConfig } from "../../src/config/index.js";
 import { Metrics } from "../../src/observability/metrics.js";
-import { instrumentSocket } from "../../src/observability/traffic.js";
+import { SocketInstruments } from "../../src/observability/traffic.js";
 import { SecurityEvents } from "../../src/observability/security-events.js";
 import { clientFamily, identifyClient } from "../../src/observability/client-versions.js";
 import { quantile, takeSnapshot, sum } from "../../src/observability/admin/snapshot.js";
@@ -33,10 +33,10 @@ test("events in/out are counted by declared name (others as 'other'); acks are t
   const http = createServer();
   const io = new Server(http);
   cleanup.add(() => new Promise<void>((r) => io.close(() => r())));
-  const tallies = metrics.events.namespace("/");
+  const instruments = new SocketInstruments(metrics.events.namespace("/"), metrics);
   let serverSocket: Socket | undefined;
   io.on("connection", (socket) => {
-    instrumentSocket(socket, tallies, metrics);
+    instruments.attach(socket);
     serverSocket = socket;
     socket.on("ping", (n: number, ack: (r: number) => void) => ack(n + 1));
     socket.on("random-1", () => undefined);
