@@ -7,8 +7,12 @@ import { waitFor } from "./wait.js";
 /** Test sizes: modest in `npm test`, full with PYLON_TEST_SIZE=full (`npm run test:scale`). */
 export const FULL_SIZE = process.env.PYLON_TEST_SIZE === "full";
 
-/** Engine heartbeat used by the scale-out tests (fast, so a hold of a few intervals proves heartbeats work). */
-export const PING = { interval: 2000, timeout: 2000 };
+/**
+ * Engine heartbeat used by the scale-out tests: fast, so a hold of a few intervals proves heartbeats work through
+ * forwarding. Full size (300 clients in the test process, on a shared 2-core machine) uses 5 s so a busy event loop
+ * is not mistaken for a dead client; 30 s still holds 6 heartbeats.
+ */
+export const PING = FULL_SIZE ? { interval: 5000, timeout: 5000 } : { interval: 2000, timeout: 2000 };
 export const PING_ARGS = ["--engine.pingInterval", String(PING.interval), "--engine.pingTimeout", String(PING.timeout)];
 
 export interface ScaleCluster {
@@ -52,6 +56,8 @@ export function ownerNode(socket: ClientSocket): string {
 export interface Listener {
   socket: ClientSocket;
   kind: string;
+  /** Owner node of the first session (for diagnostics after a disconnect). */
+  firstOwner: string;
   received: Set<string>;
   disconnects: string[];
 }
@@ -70,7 +76,7 @@ export async function connectListener(url: string, kind: "polling" | "websocket"
   });
   const ack = (await socket.timeout(10_000).emitWithAck("join", room)) as { ok?: boolean };
   if (!ack?.ok) throw new Error(`join ${room} failed: ${JSON.stringify(ack)}`);
-  return { socket, kind, received, disconnects };
+  return { socket, kind, firstOwner: ownerNode(socket), received, disconnects };
 }
 
 /** Connects n listeners split evenly over polling-only, websocket-only and default (upgrade) clients. */
@@ -105,8 +111,38 @@ export async function waitAllReceived(listeners: Listener[], texts: string[], ti
     const missing = listeners.filter((l) => !texts.every((t) => l.received.has(t)));
     const detail = missing
       .slice(0, 5)
-      .map((l) => `${l.kind}@${ownerNode(l.socket)} missing ${texts.filter((t) => !l.received.has(t)).join(",")}`)
+      .map((l) => `${l.kind}@${ownerNode(l.socket) || `closed(was ${l.firstOwner})`} missing ${texts.filter((t) => !l.received.has(t)).join(",")}${l.disconnects.length ? ` (disconnects: ${l.disconnects.join(",")})` : ""}`)
       .join("; ");
     throw new Error(`${missing.length}/${listeners.length} clients missed broadcasts (${detail})`);
   }
+}
+
+/** A one-paragraph summary of what the nodes and nginx saw, for failure messages. */
+export async function clusterDiagnostics(c: ScaleCluster): Promise<string> {
+  const { scrapeMetrics, parseKey } = await import("./metrics.js");
+  const out: string[] = [];
+  for (const [i, n] of c.nodes.entries()) {
+    if (!n.alive()) {
+      out.push(`node ${i + 1}: dead`);
+      continue;
+    }
+    try {
+      const m = await scrapeMetrics(n.url);
+      const pick = [...m.entries()]
+        .filter(([k, v]) => v > 0 && /^pylon_(engine_closes_total|session_forwards_total|session_foreign_refused_total|session_poll_handoffs_total|engine_connection_errors_total|disconnects_total)/.test(k))
+        .map(([k, v]) => `${parseKey(k).name.replace("pylon_", "")}${JSON.stringify(parseKey(k).labels)}=${v}`);
+      out.push(`node ${i + 1}: ${pick.join(" ")}`);
+    } catch (err) {
+      out.push(`node ${i + 1}: metrics failed ${(err as Error).message}`);
+    }
+  }
+  const statuses = new Map<string, number>();
+  for (const line of c.nginx.logs().split("\n")) {
+    const m = /" (\d{3}) /.exec(line);
+    if (m) statuses.set(m[1]!, (statuses.get(m[1]!) ?? 0) + 1);
+  }
+  out.push(`nginx statuses: ${JSON.stringify(Object.fromEntries(statuses))}`);
+  const errs = c.nginx.logs().split("\n").filter((l) => /\[(error|warn)\]/.test(l)).slice(0, 5);
+  if (errs.length) out.push(`nginx errors: ${errs.join(" | ")}`);
+  return out.join("\n");
 }

@@ -11,6 +11,7 @@ import {
 } from "../helpers/index.js";
 import {
   FULL_SIZE,
+  clusterDiagnostics,
   PING,
   connectListener,
   connectListeners,
@@ -45,7 +46,8 @@ async function forwardsOk(urls: string[]): Promise<{ polling: number; upgrade: n
 
 describe("scale-out without sticky sessions (3 nodes, redis, nginx round robin)", () => {
   it(`${CLIENTS} clients (polling / websocket / upgrade) stay connected ${HOLD_MS} ms and receive every broadcast from every node`, async () => {
-    const { nodes, nginx } = await startScaleCluster();
+    const cluster = await startScaleCluster();
+    const { nodes, nginx } = cluster;
     const listeners = await connectListeners(nginx.url, CLIENTS, ROOM);
     const owners = new Set(listeners.map((l) => ownerNode(l.socket)));
     assert.equal(owners.size, 3, `sessions spread over the 3 nodes (got ${[...owners].join(",")})`);
@@ -63,7 +65,11 @@ describe("scale-out without sticky sessions (3 nodes, redis, nginx round robin)"
       from[i % from.length]!.emit("say", { room: ROOM, text });
       await delay(500);
     }
-    await waitAllReceived(listeners, texts);
+    try {
+      await waitAllReceived(listeners, texts);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${await clusterDiagnostics(cluster)}`);
+    }
 
     for (const l of listeners) {
       assert.deepEqual(l.disconnects, [], `${l.kind} client on ${ownerNode(l.socket)} never disconnected`);
