@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   connectClient,
   emitWithAck,
@@ -9,8 +10,10 @@ import {
   onceEvent,
   parseMetrics,
   redisPing,
+  REPO_ROOT,
   requireBinary,
   scrapeMetrics,
+  spawnTracked,
   startNginx,
   startPylon,
   startRedis,
@@ -127,3 +130,17 @@ test("nginx affinity: cookie pins a client to one upstream, none round-robins, s
   assert.equal(transportName(viaPolling), "polling");
   viaPolling.disconnect();
 });
+
+for (const how of ["exit", "throw", "sigterm"] as const) {
+  test(`a test process that ends by ${how} leaves no harness child behind`, async () => {
+    const fixture = join(REPO_ROOT, "test", "fixtures", "harness-orphans.ts");
+    const child = spawnTracked(process.execPath, ["--import", "tsx", fixture, how], "fixture", { cwd: REPO_ROOT });
+    const line = await waitFor(() => /\{"pids":\[(\d+),(\d+)\]\}/.exec(child.stdout()), { timeoutMs: 20_000, message: "fixture started" });
+    const pids = [Number(line[1]), Number(line[2])];
+    assert.ok(pids.every(pidAlive));
+    if (how === "sigterm") child.signal("SIGTERM");
+    const exit = await child.exited;
+    assert.equal(exit.code, { exit: 0, throw: 1, sigterm: 143 }[how]);
+    await waitFor(() => pids.every((p) => !pidAlive(p)), { timeoutMs: 5000, message: `children of the ${how} fixture are gone` });
+  });
+}
