@@ -27,13 +27,15 @@ export const LOAD_USAGE = `usage: pylon load <url> [--scenario connect|churn|sto
   --workers N           worker threads (0 = one per core)
   --timeout MS          handshake / ack timeout (default 10000)
   --local-address A,B   loopback source addresses to spread connections over
+  --auth JSON           socket.io auth payload, e.g. '{"token":"..."}' (visible in the process list: prefer a file)
+  --header "K: V"       extra handshake header (repeatable)
   broadcast: --rooms N --broadcast-rate R (ticks/s) --burst N --count N (ticks) --window N --payload BYTES --settle MS
   echo:      --inflight N --payload BYTES --max-ops N
   churn:     --cycles N --hold MS          storm: --rounds N
   --json                print the JSON report on stdout
   exits 1 when any connection, ack or delivery failed or the deadline was hit; 2 on bad usage`;
 
-type Kind = "string" | "number" | "mix" | "list";
+type Kind = "string" | "number" | "mix" | "list" | "json";
 
 /** Flag -> option path in LoadOptions (a scenario file uses the same paths). */
 const FLAGS: Record<string, { path: string[]; kind: Kind }> = {
@@ -49,6 +51,7 @@ const FLAGS: Record<string, { path: string[]; kind: Kind }> = {
   "--path": { path: ["path"], kind: "string" },
   "--workers": { path: ["workers"], kind: "number" },
   "--timeout": { path: ["timeoutMs"], kind: "number" },
+  "--auth": { path: ["auth"], kind: "json" },
   "--local-address": { path: ["localAddresses"], kind: "list" },
   "--rooms": { path: ["broadcast", "rooms"], kind: "number" },
   "--broadcast-rate": { path: ["broadcast", "rate"], kind: "number" },
@@ -101,6 +104,14 @@ export function parseLoadArgs(argv: readonly string[]): LoadArgs {
       file = takeValue();
       continue;
     }
+    if (name === "--header") {
+      const raw = takeValue();
+      const colon = raw.indexOf(":");
+      if (colon <= 0) throw new UsageError(`--header needs "Name: value", got "${raw}"`);
+      const headers = (options.headers ??= {}) as Record<string, string>;
+      headers[raw.slice(0, colon).trim()] = raw.slice(colon + 1).trim();
+      continue;
+    }
     if (name === "--payload") {
       const n = Number(takeValue());
       if (!Number.isFinite(n)) throw new UsageError("--payload needs a number");
@@ -122,6 +133,13 @@ export function parseLoadArgs(argv: readonly string[]): LoadArgs {
           throw new UsageError(`${name}: ${(err as Error).message}`);
         }
       } else if (flag.kind === "list") value = raw.split(",").map((s) => s.trim()).filter(Boolean);
+      else if (flag.kind === "json") {
+        try {
+          value = JSON.parse(raw);
+        } catch {
+          throw new UsageError(`${name} needs JSON, e.g. '{"token":"..."}'`);
+        }
+      }
       set(flag.path, value);
       continue;
     }

@@ -15,6 +15,10 @@ export interface ClientSpec {
   transport: TransportKind;
   /** Source address for the connection (loopback alias), or undefined for the OS default. */
   localAddress?: string;
+  /** socket.io `auth` payload (socketio only). */
+  auth?: Record<string, unknown>;
+  /** Extra HTTP headers on the handshake. */
+  headers?: Record<string, string>;
   timeoutMs: number;
 }
 
@@ -91,6 +95,8 @@ class SocketIoClient implements LoadClient {
       reconnection: false,
       autoConnect: false,
       timeout: spec.timeoutMs,
+      ...(spec.auth && Object.keys(spec.auth).length ? { auth: spec.auth } : {}),
+      ...(spec.headers && Object.keys(spec.headers).length ? { extraHeaders: spec.headers } : {}),
       ...(spec.localAddress ? { localAddress: spec.localAddress, agent: new Agent({ localAddress: spec.localAddress, keepAlive: true }) } : {}),
     } as Parameters<typeof io>[1]);
     this.#socket = socket;
@@ -211,6 +217,7 @@ class RawWsClient implements LoadClient {
     const ws = new WebSocket(wsUrl, {
       perMessageDeflate: false,
       handshakeTimeout: spec.timeoutMs,
+      ...(spec.headers && Object.keys(spec.headers).length ? { headers: spec.headers } : {}),
       ...(spec.localAddress ? { localAddress: spec.localAddress } : {}),
     });
     this.#ws = ws;

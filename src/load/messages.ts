@@ -9,6 +9,8 @@ export interface WorkerInit {
   namespace: string;
   path: string;
   localAddresses: string[];
+  auth?: Record<string, unknown>;
+  headers?: Record<string, string>;
   timeoutMs: number;
 }
 

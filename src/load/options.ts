@@ -49,6 +49,10 @@ export const loadOptionsSchema = z
     workers: z.number().int().min(0).max(64).default(0),
     /** Loopback source addresses to spread connections over (for more than ~28k connections per source IP). */
     localAddresses: z.array(z.string()).default([]),
+    /** socket.io `auth` payload sent with every namespace connect (e.g. { token }). */
+    auth: z.record(z.string(), z.unknown()).default({}),
+    /** Extra HTTP headers on every handshake request (e.g. Authorization, Origin). */
+    headers: z.record(z.string(), z.string()).default({}),
     /** Timeout of one handshake or one ack (ms). */
     timeoutMs: z.number().int().min(100).max(600_000).default(10_000),
     churn: z

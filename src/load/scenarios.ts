@@ -64,6 +64,8 @@ export async function runScenario(input: LoadOptionsInput | LoadOptions, hooks: 
     workers: opts.workers,
     localAddresses: opts.localAddresses,
     timeoutMs: opts.timeoutMs,
+    auth: opts.auth,
+    headers: opts.headers,
   });
   const report: LoadReport = {
     scenario: opts.scenario,
@@ -99,7 +101,15 @@ export async function runScenario(input: LoadOptionsInput | LoadOptions, hooks: 
   const hardStop = new Promise<never>((_, reject) => {
     hardTimer = setTimeout(() => reject(new Error(`load run passed its hard deadline (${opts.deadline}s + 15s)`)), opts.deadline * 1000 + 15_000);
   });
-  const trigger = hooks.trigger ?? new ClientTrigger({ url: opts.url, protocol: opts.protocol, namespace: opts.namespace, path: defaultPath(opts), timeoutMs: opts.timeoutMs });
+  const trigger = hooks.trigger ?? new ClientTrigger({
+      url: opts.url,
+      protocol: opts.protocol,
+      namespace: opts.namespace,
+      path: defaultPath(opts),
+      timeoutMs: opts.timeoutMs,
+      auth: opts.auth,
+      headers: opts.headers,
+    });
   const connectAll = async (): Promise<ConnectResult> => {
     phase = "connect";
     const r = await session.connect({ to: opts.clients, rate: opts.rate, concurrency: opts.concurrency, transports: opts.transports, deadlineAt });

@@ -27,6 +27,9 @@ export interface SessionOptions {
   /** Worker threads; 0 = one per available core (at most 8). */
   workers: number;
   localAddresses: string[];
+  /** socket.io `auth` payload and extra handshake headers for every client (optional). */
+  auth?: Record<string, unknown>;
+  headers?: Record<string, string>;
   timeoutMs: number;
 }
 
@@ -135,7 +138,16 @@ export class LoadSession {
   constructor(opts: SessionOptions) {
     this.workers = opts.workers > 0 ? opts.workers : Math.max(1, Math.min(8, availableParallelism()));
     this.#pool = new WorkerPool(
-      { url: opts.url, protocol: opts.protocol, namespace: opts.namespace, path: opts.path, localAddresses: opts.localAddresses, timeoutMs: opts.timeoutMs },
+      {
+        url: opts.url,
+        protocol: opts.protocol,
+        namespace: opts.namespace,
+        path: opts.path,
+        localAddresses: opts.localAddresses,
+        timeoutMs: opts.timeoutMs,
+        ...(opts.auth ? { auth: opts.auth } : {}),
+        ...(opts.headers ? { headers: opts.headers } : {}),
+      },
       this.workers,
     );
   }

@@ -91,6 +91,8 @@ class LoadWorker {
       path: init.path,
       transport,
       timeoutMs: init.timeoutMs,
+      ...(init.auth ? { auth: init.auth } : {}),
+      ...(init.headers ? { headers: init.headers } : {}),
       ...(la ? { localAddress: la } : {}),
     };
   }

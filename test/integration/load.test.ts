@@ -99,3 +99,22 @@ test("pylon load CLI: --json report, exit 0; unreachable server exits 1 with the
   assert.match(bad.stdout(), /FAILED/);
   assert.match(bad.stdout(), /0\/2 connected, 2 failed/);
 });
+
+test("auth: the load engine sends a socket.io auth payload, so it can load a server with JWT required", async () => {
+  const { SignJWT } = await import("jose");
+  const secret = "load-test-secret-0123456789abcdef0123456789";
+  const secured = await startPylon({ config: { security: { jwt: { mode: "required", algorithms: ["HS256"], hmacSecret: secret } } } });
+  cleanup.add(() => secured.stop());
+  const token = await new SignJWT({ sub: "load-user" })
+    .setProtectedHeader({ alg: "HS256" })
+    .setExpirationTime("10m")
+    .sign(new TextEncoder().encode(secret));
+  const ok = await runScenario({ url: secured.url, scenario: "echo", clients: 4, workers: 1, duration: 0.3, auth: { token }, transports: { websocket: 1, upgrade: 1 } });
+  assert.equal(ok.ok, true, JSON.stringify(ok.errors));
+  assert.equal(ok.connect?.connected, 4);
+  assert.ok((ok.echo?.ops ?? 0) > 0);
+  const refused = await runScenario({ url: secured.url, scenario: "connect", clients: 2, workers: 1, duration: 0, timeoutMs: 5000 });
+  assert.equal(refused.ok, false);
+  assert.equal(refused.connect?.failed, 2);
+  assert.ok(Object.keys(refused.errors).some((k) => k.startsWith("connect_error")), JSON.stringify(refused.errors));
+});

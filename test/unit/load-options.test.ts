@@ -47,6 +47,10 @@ test("bad flags are usage errors with a message", () => {
   assert.throws(() => parseLoadArgs(["http://x", "--bogus"]), (e: Error) => e instanceof UsageError && /unknown option --bogus/.test(e.message));
   assert.throws(() => parseLoadArgs(["http://x", "--transports", "carrier-pigeon:1"]), UsageError);
   assert.throws(() => parseLoadArgs(["http://x", "--rate"]), /needs a value/);
+  assert.throws(() => parseLoadArgs(["http://x", "--auth", "{token"]), /needs JSON/);
+  assert.throws(() => parseLoadArgs(["http://x", "--header", "novalue"]), /Name: value/);
+  const a = parseLoadArgs(["http://x", "--auth", '{"token":"t"}', "--header", "Origin: http://a", "--header", "X-Y: z:1"]);
+  assert.deepEqual([a.options.auth, a.options.headers], [{ token: "t" }, { Origin: "http://a", "X-Y": "z:1" }]);
   assert.throws(() => parseLoadOptions({ url: "http://x", scenario: "flood" }), (e: Error) => e instanceof LoadOptionsError && /scenario/.test(e.message));
   assert.throws(() => parseLoadOptions({ url: "http://x", clients: 0 }), LoadOptionsError);
 });
