@@ -5,6 +5,8 @@
 //   { cmd: "run", ticks, burst }                     -> { cpuUs, deliveries }  (ticks x burst broadcasts to "r")
 // CPU is this process's user+sys time from the first broadcast until every connection's pending data left user space.
 import { createServer } from "node:http";
+import { Session } from "node:inspector/promises";
+import { writeFileSync } from "node:fs";
 import { Server, type Socket } from "socket.io";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createPylon } from "../../src/server/pylon.js";
@@ -90,8 +92,36 @@ const cpu = (): number => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
+let onRunDone: ((r: unknown) => void) | undefined;
+function runBroadcasts(ticks: number, burst: number): void {
+  const n = impl.count();
+  const t0 = cpu();
+  let tick = 0;
+  const finish = (r: unknown): void => {
+    const cb = onRunDone;
+    onRunDone = undefined;
+    if (cb) cb(r);
+    else process.send!(r);
+  };
+  const step = (): void => {
+    for (let b = 0; b < burst; b++) impl.broadcast();
+    if (++tick < ticks) {
+      setImmediate(step);
+      return;
+    }
+    const settle = (): void => {
+      if (impl.pending() > 0) {
+        setTimeout(settle, 2);
+        return;
+      }
+      // let write callbacks and drain chains run, then read the clock
+      setTimeout(() => finish({ cpuUs: cpu() - t0, deliveries: ticks * burst * n }), 20);
+    };
+    setTimeout(settle, 2);
+  };
+  step();
+}
 process.on("message", (m: { cmd: string; ticks?: number; burst?: number }) => {
-  if (m.cmd === "exit") process.exit(0); // writes the --cpu-prof profile
   if (m.cmd === "gc") {
     (globalThis as { gc?: () => void }).gc?.();
     (globalThis as { gc?: () => void }).gc?.();
@@ -99,29 +129,25 @@ process.on("message", (m: { cmd: string; ticks?: number; burst?: number }) => {
     process.send!({ heapUsed: mem.heapUsed, rss: mem.rss, connections: impl.count() });
     return;
   }
-  if (m.cmd === "run") {
-    const ticks = m.ticks ?? 100;
-    const burst = m.burst ?? 1;
-    const n = impl.count();
-    const t0 = cpu();
-    let tick = 0;
-    const step = (): void => {
-      for (let b = 0; b < burst; b++) impl.broadcast();
-      if (++tick < ticks) {
-        setImmediate(step);
-        return;
-      }
-      const settle = (): void => {
-        if (impl.pending() > 0) {
-          setTimeout(settle, 2);
-          return;
-        }
-        // let write callbacks and drain chains run, then read the clock
-        setTimeout(() => process.send!({ cpuUs: cpu() - t0, deliveries: ticks * burst * n }), 20);
-      };
-      setTimeout(settle, 2);
-    };
-    step();
+  if (m.cmd === "profile") {
+    // profile one run only (not start-up): { cmd: "profile", file, ticks, burst }
+    const { file, ticks, burst } = m as unknown as { file: string; ticks: number; burst: number };
+    void (async () => {
+      const session = new Session();
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.setSamplingInterval", { interval: 100 });
+      await session.post("Profiler.start");
+      const done = new Promise<unknown>((r) => (onRunDone = r));
+      runBroadcasts(ticks, burst);
+      const result = await done;
+      const { profile } = await session.post("Profiler.stop");
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      process.send!(result);
+    })();
+    return;
   }
+  if (m.cmd === "run") runBroadcasts(m.ticks ?? 100, m.burst ?? 1);
 });
 process.send!({ ready: true, port: impl.port });

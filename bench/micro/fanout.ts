@@ -21,7 +21,7 @@ const sizes = opt("sizes", "1000,5000").split(",").map(Number);
 const reps = Number(opt("reps", "3"));
 const kinds = opt("kinds", "pylon,pylon-nofast,socketio,ws").split(",");
 const pin = !args.includes("--no-pin") && availableParallelism() >= 2;
-/** --prof DIR: run each server under --cpu-prof (profile written to DIR/<kind>-<n>.cpuprofile) and print its top frames. */
+/** --prof DIR: CPU-profile the single-broadcast run of each server (DIR/<kind>-<n>.cpuprofile) and print its top frames. */
 const profDir = args.includes("--prof") ? opt("prof", "bench/results/prof") : undefined;
 const serverFile = fileURLToPath(new URL("./fanout-server.ts", import.meta.url));
 
@@ -32,8 +32,8 @@ interface Server {
 }
 
 async function startServer(kind: string, n: number): Promise<Server> {
-  const prof = profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${kind}-${n}.cpuprofile`] : [];
-  const cmd = [process.execPath, "--expose-gc", ...prof, "--import", "tsx", serverFile, kind, "0"];
+  void n;
+  const cmd = [process.execPath, "--expose-gc", "--import", "tsx", serverFile, kind, "0"];
   const child = spawn(pin ? "taskset" : cmd[0]!, pin ? ["-c", "0", ...cmd] : cmd.slice(1), { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const queue: ((m: unknown) => void)[] = [];
   child.on("message", (m) => queue.shift()?.(m));
@@ -96,19 +96,19 @@ for (let rep = 0; rep < reps; rep++) {
       }
       const ticks = Math.max(20, Math.round(200_000 / n));
       await srv.ask({ cmd: "run", ticks: 10, burst: 1 }); // warm-up
-      const single = await srv.ask<{ cpuUs: number; deliveries: number }>({ cmd: "run", ticks, burst: 1 });
+      const profFile = profDir ? join(profDir, `${kind}-${n}.cpuprofile`) : undefined;
+      const single = await srv.ask<{ cpuUs: number; deliveries: number }>(profFile ? { cmd: "profile", file: profFile, ticks, burst: 1 } : { cmd: "run", ticks, burst: 1 });
       rec(`CPU us/delivery @${n}`, kind, single.cpuUs / single.deliveries);
       const burst = await srv.ask<{ cpuUs: number; deliveries: number }>({ cmd: "run", ticks: Math.max(5, Math.round(ticks / 10)), burst: 10 });
       rec(`CPU us/delivery burst10 @${n}`, kind, burst.cpuUs / burst.deliveries);
       process.stderr.write(`rep ${rep + 1} ${kind} n=${n}: ${(single.cpuUs / single.deliveries).toFixed(2)} us, burst ${(burst.cpuUs / burst.deliveries).toFixed(2)} us\n`);
       for (const c of clients) c.destroy();
       const exited = new Promise((r) => srv.child.once("exit", r));
-      if (profDir) srv.child.send({ cmd: "exit" });
-      else srv.child.kill("SIGKILL");
+      srv.child.kill("SIGKILL");
       await exited;
-      if (profDir) {
+      if (profFile) {
         process.stderr.write(`top frames ${kind} n=${n}:\n`);
-        for (const f of topFrames(join(profDir, `${kind}-${n}.cpuprofile`), 12)) process.stderr.write(`  ${f.self.toFixed(1)}%  ${f.fn}  ${f.where}\n`);
+        for (const f of topFrames(profFile, 14)) process.stderr.write(`  ${f.self.toFixed(1)}%  ${f.fn}  ${f.where}\n`);
       }
     }
   }

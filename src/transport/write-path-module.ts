@@ -1,8 +1,8 @@
 import type { Namespace, Socket } from "socket.io";
 import type { PylonConfig } from "../config/index.js";
-import { FlowMetrics } from "../flow/metrics.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { WriteCoalescer } from "./coalescer.js";
+import { WritePathMetrics } from "./write-path-metrics.js";
 import { connOf, namespacesOf, packetBytes, releaseHandshakeRequest, type EnginePacket } from "./engine-internals.js";
 import { attachFastPathRuntime, detachFastPathRuntime, ensureFastPath, fastPathSizes, type FastPathRuntime } from "./fast-path.js";
 
@@ -15,9 +15,9 @@ class Runtime implements FastPathRuntime {
   broadcasts = 0;
   fastWrites = 0;
   engineWrites = 0;
-  readonly #metrics: FlowMetrics;
+  readonly #metrics: WritePathMetrics;
 
-  constructor(config: PylonConfig, metrics: FlowMetrics) {
+  constructor(config: PylonConfig, metrics: WritePathMetrics) {
     this.#metrics = metrics;
     this.directWrites = config.flow.fastPath;
     this.coalescer = config.flow.coalesce ? new WriteCoalescer() : null;
@@ -30,10 +30,7 @@ class Runtime implements FastPathRuntime {
     this.engineWrites += engine;
     const m = this.#metrics;
     m.fanout.observe(targets);
-    if (fast > 0) {
-      m.packetsFast.inc(fast);
-      m.bytesFast.inc(fast * frameBytes);
-    }
+    if (fast > 0) m.addFast(fast, fast * frameBytes);
   }
 }
 
@@ -69,7 +66,7 @@ export class WritePathModule implements PylonModule {
   setup(ctx: PylonContext): void {
     this.#ctx = ctx;
     const { io, config } = ctx;
-    const metrics = new FlowMetrics(ctx.metrics);
+    const metrics = new WritePathMetrics(ctx.metrics);
     const runtime = (this.#runtime = new Runtime(config, metrics));
     attachFastPathRuntime(io, runtime);
     ensureFastPath(io);
@@ -78,8 +75,7 @@ export class WritePathModule implements PylonModule {
     const onFlush = (_conn: unknown, buffer: EnginePacket[]): void => {
       let bytes = 0;
       for (let i = 0; i < buffer.length; i++) bytes += packetBytes(buffer[i]!);
-      metrics.packetsEngine.inc(buffer.length);
-      metrics.bytesEngine.inc(bytes);
+      metrics.addEngine(buffer.length, bytes);
     };
     io.engine.on("flush", onFlush);
     this.#disposers.push(() => io.engine.off("flush", onFlush));
