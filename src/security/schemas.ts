@@ -31,7 +31,8 @@ export type ValidationResult =
   | { ok: true; payload: unknown }
   | { ok: false; code: "invalid_payload" | "payload_too_large" | "unknown_event"; extra: Record<string, unknown> };
 
-interface CompiledEvent {
+/** One compiled event spec (look it up once per event with `spec()`). */
+export interface CompiledEvent {
   readonly validate: (payload: unknown) => { ok: true; payload: unknown } | { ok: false; path: string };
   readonly maxBytes: number;
   readonly maxDepth: number;
@@ -129,6 +130,11 @@ export class EventValidator {
     };
   }
 
+  /** The events of a namespace when it is validated (undefined: not validated), to look up once per socket. */
+  events(namespace: string): ReadonlyMap<string, CompiledEvent> | undefined {
+    return this.validates(namespace) ? this.#namespaces.get(namespace) : undefined;
+  }
+
   /** Whether the namespace declares schemas (then every event is validated). */
   validates(namespace: string): boolean {
     return this.#config.validate && (this.#namespaces.get(namespace)?.size ?? 0) > 0;
@@ -151,16 +157,24 @@ export class EventValidator {
   check(namespace: string, event: string, args: readonly unknown[]): ValidationResult {
     const events = this.#namespaces.get(namespace);
     if (!events || events.size === 0) return { ok: true, payload: args[0] };
-    // (an args[0] that is the ack function is put back unchanged by the caller: it only replaces data arguments)
+    return this.checkIn(events, event, args, 0);
+  }
+
+  /**
+   * Validates against a namespace's events (from `events()`): `packet[from]` is the first data argument.
+   * An ack function (last element) is not a data argument; the caller puts the returned payload back.
+   */
+  checkIn(events: ReadonlyMap<string, CompiledEvent>, event: string, packet: readonly unknown[], from: number): ValidationResult {
+    const args = packet;
     const spec = events.get(event);
     // reserved pylon:* events (streams, commands) are validated by the module that owns them
-    if (!spec && event.startsWith(RESERVED_PREFIX)) return { ok: true, payload: args[0] };
+    if (!spec && event.startsWith(RESERVED_PREFIX)) return { ok: true, payload: args[from] };
     if (!spec) {
-      return this.#config.rejectUnknown ? { ok: false, code: "unknown_event", extra: {} } : { ok: true, payload: args[0] };
+      return this.#config.rejectUnknown ? { ok: false, code: "unknown_event", extra: {} } : { ok: true, payload: args[from] };
     }
-    const dataArgs = typeof args[args.length - 1] === "function" ? args.length - 1 : args.length;
+    const dataArgs = (typeof args[args.length - 1] === "function" ? args.length - 1 : args.length) - from;
     if (dataArgs > 1) return { ok: false, code: "invalid_payload", extra: { path: `/args/${dataArgs - 1}` } };
-    const payload = dataArgs >= 1 ? args[0] : undefined;
+    const payload = dataArgs >= 1 ? args[from] : undefined;
     if (deeperThan(payload, spec.maxDepth)) return { ok: false, code: "payload_too_large", extra: { limit: "depth", maxDepth: spec.maxDepth } };
     const r = spec.validate(payload);
     if (!r.ok) return { ok: false, code: "invalid_payload", extra: { path: r.path } };

@@ -8,7 +8,8 @@ import { Authorizer, type AuthzResult } from "./authz.js";
 import { failureReason, TokenVerifier } from "./jwt.js";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./rate-store.js";
 import { EventValidator, type EventSpecs } from "./schemas.js";
-import { SocketGuard, type ConnBytes } from "./socket-guard.js";
+import { SocketGuard } from "./socket-guard.js";
+import { WireSizes } from "./wire-sizes.js";
 import type { PylonUser } from "./user.js";
 
 type SecurityConfig = PylonConfig["security"];
@@ -62,7 +63,7 @@ export class SecurityModule implements PylonModule {
   #audit: SecurityAudit | undefined;
   #ctx: PylonContext | undefined;
   readonly #sockets = new Map<Socket, SocketState>();
-  readonly #connBytes = new WeakMap<object, ConnBytes>();
+  readonly #wireSizes = new WeakMap<object, WireSizes>();
   readonly #attached = new Set<string>();
   readonly #disposers: (() => void)[] = [];
   #closed = false;
@@ -172,14 +173,11 @@ export class SecurityModule implements PylonModule {
   #onConnection(socket: Socket): void {
     if (this.#closed) return;
     const conn = socket.conn;
-    if (!this.#connBytes.has(conn)) {
-      const acct: ConnBytes = { pending: 0 };
-      this.#connBytes.set(conn, acct);
-      const onData = (d: string | Buffer): void => {
-        acct.pending += d.length;
-      };
-      conn.on("data", onData);
-      conn.once("close", () => conn.off("data", onData));
+    if (!this.#wireSizes.has(conn)) {
+      const sizes = new WireSizes();
+      this.#wireSizes.set(conn, sizes);
+      conn.on("data", sizes.onData);
+      conn.once("close", () => conn.off("data", sizes.onData));
     }
     const guard = new SocketGuard(socket, {
       config: this.#config,
@@ -187,7 +185,7 @@ export class SecurityModule implements PylonModule {
       validator: this.validator,
       authorizer: this.authorizer,
       authEnabled: this.authEnabled,
-      connBytes: (s) => this.#connBytes.get(s.conn) ?? { pending: 0 },
+      wireSizes: (s) => this.#wireSizes.get(s.conn),
       refresh: (s, args, ack) => void this.#refresh(s, args, ack),
       address: (s) => this.#address(s),
     });
@@ -196,6 +194,7 @@ export class SecurityModule implements PylonModule {
     socket.use(guard.middleware);
     this.#armExpiry(socket, state);
     socket.once("disconnect", () => {
+      this.#wireSizes.get(conn)?.forget(socket.nsp.name);
       if (state.timer) clearTimeout(state.timer);
       guard.close();
       this.#sockets.delete(socket);

@@ -3,9 +3,10 @@ import type { PylonConfig } from "../config/index.js";
 import { errorBody, type ErrorCode } from "../protocol/errors.js";
 import type { SecurityAudit } from "./audit.js";
 import type { Authorizer } from "./authz.js";
-import type { EventValidator } from "./schemas.js";
+import type { CompiledEvent, EventValidator } from "./schemas.js";
 import { valueAt } from "./schemas.js";
 import { TokenBucket } from "./token-bucket.js";
+import type { WireSizes } from "./wire-sizes.js";
 import type { PylonUser } from "./user.js";
 
 type SecurityConfig = PylonConfig["security"];
@@ -15,10 +16,6 @@ export const REFRESH_EVENT = "auth:refresh";
 /** Reserved server -> client event sent right before a security disconnect: `{ code, message }`. */
 export const DISCONNECT_EVENT = "pylon:disconnect";
 
-/** Bytes received on an Engine.IO connection since the last event was checked (shared by its namespace sockets). */
-export interface ConnBytes {
-  pending: number;
-}
 
 /** What the guard needs from the module (no back-reference to the module itself). */
 export interface GuardDeps {
@@ -27,8 +24,8 @@ export interface GuardDeps {
   readonly validator: EventValidator;
   readonly authorizer: Authorizer;
   readonly authEnabled: boolean;
-  /** Byte accounting of the socket's Engine.IO connection. */
-  connBytes(socket: Socket): ConnBytes;
+  /** Inbound event sizes of the socket's Engine.IO connection. */
+  wireSizes(socket: Socket): WireSizes | undefined;
   /** Handles auth:refresh (verification lives with the handshake code). */
   refresh(socket: Socket, args: unknown[], ack: ((res: unknown) => void) | undefined): void;
   address(socket: Socket): string;
@@ -52,9 +49,12 @@ export class SocketGuard {
   readonly #deps: GuardDeps;
   readonly #namespace: string;
   readonly #rate: SecurityConfig["rateLimit"];
-  readonly #events: TokenBucket | undefined;
+  readonly #eventBucket: TokenBucket | undefined;
   readonly #bytes: TokenBucket | undefined;
   readonly #strikes: TokenBucket | undefined;
+  /** This namespace's validated events (undefined: the namespace is not validated). */
+  readonly #events: ReadonlyMap<string, CompiledEvent> | undefined;
+  readonly #maxBytes: number;
   #perEvent: Map<string, TokenBucket> | undefined;
   #closed = false;
 
@@ -63,8 +63,10 @@ export class SocketGuard {
     this.#deps = deps;
     this.#namespace = socket.nsp.name;
     this.#rate = deps.config.rateLimit;
+    this.#events = deps.validator.events(this.#namespace);
+    this.#maxBytes = deps.config.events.maxBytes;
     if (this.#rate.enabled) {
-      this.#events = new TokenBucket(this.#rate.eventsPerSec, this.#rate.eventBurst, now);
+      this.#eventBucket = new TokenBucket(this.#rate.eventsPerSec, this.#rate.eventBurst, now);
       this.#bytes = new TokenBucket(this.#rate.bytesPerSec, this.#rate.byteBurst, now);
       this.#strikes = new TokenBucket(Math.max(this.#rate.disconnectAfter / 10, 0.001), this.#rate.disconnectAfter, now);
     }
@@ -78,11 +80,11 @@ export class SocketGuard {
     if (typeof event !== "string") return this.#refuse("invalid_event", ack, "invalid_payload", { path: "/event" });
 
     const bytes = this.#takeBytes();
-    if (this.#events) {
+    if (this.#eventBucket) {
       const now = Date.now();
-      let wait = this.#events.take(now);
+      let wait = this.#eventBucket.take(now);
       let kind = "event";
-      if (wait === 0) {
+      if (wait === 0 && Object.hasOwn(this.#rate.perEvent, event)) {
         const limit = this.#rate.perEvent[event];
         if (limit) {
           this.#perEvent ??= new Map();
@@ -104,17 +106,17 @@ export class SocketGuard {
       return;
     }
 
-    const validator = this.#deps.validator;
-    if (validator.validates(this.#namespace)) {
-      const max = validator.maxBytes(this.#namespace, event);
+    const events = this.#events;
+    if (events) {
+      const spec = events.get(event);
+      const max = spec?.maxBytes ?? this.#maxBytes;
       if (bytes > max) return this.#refuse("payload_too_large", ack, "payload_too_large", { limit: "bytes", maxBytes: max });
-      const args = packet.slice(1);
-      const r = validator.check(this.#namespace, event, args);
+      const r = this.#deps.validator.checkIn(events, event, packet, 1);
       if (!r.ok) return this.#refuse(r.code, ack, r.code, r.extra);
       const dataArgs = ack ? packet.length - 2 : packet.length - 1;
       if (dataArgs >= 1) packet[1] = r.payload;
 
-      const roomPath = validator.roomPath(this.#namespace, event);
+      const roomPath = spec?.room;
       if (roomPath !== undefined && this.#deps.authEnabled) {
         const user = (this.#socket.data as { user?: PylonUser }).user;
         const room = valueAt(r.payload, roomPath);
@@ -140,10 +142,7 @@ export class SocketGuard {
   };
 
   #takeBytes(): number {
-    const acct = this.#deps.connBytes(this.#socket);
-    const n = acct.pending;
-    acct.pending = 0;
-    return n;
+    return this.#deps.wireSizes(this.#socket)?.take(this.#namespace) ?? 0;
   }
 
   #refuse(metricCode: string, ack: Ack | undefined, code: ErrorCode, extra: Record<string, unknown>): void {

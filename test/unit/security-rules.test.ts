@@ -94,3 +94,20 @@ test("inconsistent security config fails at construction, naming the option", ()
   assert.throws(() => parseConfig({ security: { jwt: { algorithms: ["none"] } } }));
   assert.ok(new SecurityModule(cfg({})));
 });
+
+test("wire sizes: queued per namespace in arrival order, binary attachments added to their event", async () => {
+  const { WireSizes } = await import("../../src/security/wire-sizes.js");
+  const w = new WireSizes();
+  w.onData('2/demo,["echo",1]');
+  w.onData('2["a",2]');
+  w.onData('21["join","lobby"]');
+  w.onData('3/demo,5[1]'); // an ack from the client: not an event
+  w.onData('51-/demo,["bin",{"_placeholder":true,"num":0}]');
+  w.onData(Buffer.alloc(1000));
+  assert.equal(w.take("/demo"), 17);
+  assert.equal(w.take("/"), 8);
+  assert.equal(w.take("/"), 18);
+  assert.equal(w.take("/demo"), 46 + 1000);
+  assert.equal(w.take("/demo"), 0);
+  w.forget("/demo");
+});

@@ -1,0 +1,194 @@
+// Security costs (issue 6), Pylon only: handshakes/s with RS256 verification vs no auth, and echo throughput with the
+// security pipeline on (schema validation + rate limits, generous enough that nothing is refused) vs off, on Pylon
+// servers this suite starts itself with those configs (same build, same machine, phases interleaved).
+// Target: validation and limits cost <= 10% of event throughput. `npm run bench -- --only security --servers pylon`.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { io, type Socket } from "socket.io-client";
+import { REPO_ROOT, readCpuUs } from "../lib/servers.js";
+import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
+import { generateSigningKeys, mintToken } from "../../src/security/tokens.js";
+
+const notFor = ["socketio", "ws"] as ("socketio" | "ws")[];
+
+interface Server {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function startConfigured(config: Record<string, unknown>): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), "pylon-bench-sec-"));
+  const file = join(dir, "pylon.config.json");
+  writeFileSync(file, JSON.stringify({ log: { level: "warn" }, drain: { windowMs: 0 }, ...config }));
+  const child: ChildProcess = spawn(process.execPath, [join(REPO_ROOT, "dist/cli/main.js"), "serve", "--port", "0", "--host", "127.0.0.1", "--config", file, "--log.level", "info"], {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`pylon did not start:\n${out.slice(-2000)}`)), 20_000);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[^"\s]+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("exit", (code) => reject(new Error(`pylon exited ${code}:\n${out.slice(-2000)}`)));
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+/** Connects n websocket clients (concurrency c) and disconnects them; returns handshakes/s and server CPU us each. */
+async function handshakes(server: Server, n: number, c: number, token: string | undefined): Promise<{ perSec: number; cpuUs: number }> {
+  let next = 0;
+  let failed = 0;
+  const cpu0 = readCpuUs(server.pid);
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      next++;
+      const s = io(server.url + "/demo", { transports: ["websocket"], forceNew: true, reconnection: false, ...(token ? { auth: { token } } : {}) });
+      await new Promise<void>((resolve) => {
+        s.once("connect", () => resolve());
+        s.once("connect_error", () => {
+          failed++;
+          resolve();
+        });
+      });
+      s.disconnect();
+    }
+  };
+  await Promise.all(Array.from({ length: c }, worker));
+  const secs = (performance.now() - t0) / 1000;
+  if (failed) throw new Error(`${failed} handshakes failed`);
+  return { perSec: n / secs, cpuUs: (readCpuUs(server.pid) - cpu0) / n };
+}
+
+/** `clients` sockets keep `inflight` echo/join events outstanding each for `ms`; returns acks/s and server CPU us per echo. */
+async function echoes(server: Server, clients: number, inflight: number, ms: number): Promise<{ perSec: number; cpuUs: number }> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < clients; i++) {
+    const s = io(server.url + "/demo", { transports: ["websocket"], forceNew: true, reconnection: false });
+    await new Promise<void>((resolve, reject) => {
+      s.once("connect", () => resolve());
+      s.once("connect_error", reject);
+    });
+    sockets.push(s);
+  }
+  const payload = { room: "lobby", text: "hello world", n: 1, tags: ["a", "b"] };
+  let acks = 0;
+  let running = true;
+  const cpu0 = readCpuUs(server.pid);
+  const t0 = performance.now();
+  const loops = sockets.flatMap((s) =>
+    Array.from({ length: inflight }, async () => {
+      let k = 0;
+      while (running) {
+        // alternate echo (schema {}, size and depth limits) and join (room-name pattern): both validated when on
+        const r = (await (k++ % 2 ? s.timeout(10_000).emitWithAck("join", "lobby") : s.timeout(10_000).emitWithAck("echo", payload))) as { error?: unknown };
+        if (r && typeof r === "object" && "error" in r) throw new Error(`echo refused: ${JSON.stringify(r.error)}`);
+        acks++;
+      }
+    }),
+  );
+  await pause(ms);
+  running = false;
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = readCpuUs(server.pid) - cpu0;
+  await Promise.all(loops);
+  for (const s of sockets) s.disconnect();
+  return { perSec: acks / secs, cpuUs: cpu / Math.max(1, acks) };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+export const securitySuite: Suite = {
+  name: "security",
+  figures: [
+    { id: "security.handshake.none.per_s", label: "handshakes/s, no auth (websocket)", unit: "/s", better: "higher", notFor },
+    { id: "security.handshake.rs256.per_s", label: "handshakes/s, RS256 JWT verified (websocket)", unit: "/s", better: "higher", notFor },
+    { id: "security.handshake.rs256.cpu_us_per_conn", label: "server CPU us per handshake, RS256", unit: "us", better: "lower", notFor },
+    { id: "security.handshake.none.cpu_us_per_conn", label: "server CPU us per handshake, no auth", unit: "us", better: "lower", notFor },
+    { id: "security.events.off.per_s", label: "echo/s, validation and limits off", unit: "/s", better: "higher", notFor },
+    { id: "security.events.on.per_s", label: "echo/s, validation and limits on", unit: "/s", better: "higher", notFor },
+    { id: "security.events.off.cpu_us_per_op", label: "server CPU us per echo, security off", unit: "us", better: "lower", notFor },
+    { id: "security.events.on.cpu_us_per_op", label: "server CPU us per echo, security on", unit: "us", better: "lower", notFor },
+    { id: "security.events.cost_pct", label: "security pipeline cost, % of server CPU per echo", unit: "%", better: "lower", notFor },
+  ],
+  async run(ctx: SuiteContext) {
+    if (ctx.server.kind !== "pylon") return;
+    const reps = ctx.quick ? 1 : 2; // interleaved off/on inside each of the runner's repetitions
+    if (ctx.wants("security.handshake")) {
+      const keys = await generateSigningKeys("RS256");
+      const token = await mintToken({ privatePem: keys.privatePem, kid: keys.kid, sub: "bench", ttlSec: 3600 });
+      const n = ctx.quick ? 300 : 2000;
+      const plain = await startConfigured({});
+      const rs = await startConfigured({ security: { jwt: { mode: "required", publicKey: keys.publicPem } } });
+      try {
+        const none: { perSec: number; cpuUs: number }[] = [];
+        const rs256: { perSec: number; cpuUs: number }[] = [];
+        await handshakes(plain, 50, 10, undefined); // warm-up
+        await handshakes(rs, 50, 10, token);
+        for (let i = 0; i < reps; i++) {
+          none.push(await handshakes(plain, n, 50, undefined));
+          await pause(300);
+          rs256.push(await handshakes(rs, n, 50, token));
+          await pause(300);
+        }
+        const r = { none: median(none.map((x) => x.perSec)), rs: median(rs256.map((x) => x.perSec)) };
+        ctx.log(`security handshakes/s: none ${r.none.toFixed(0)}, RS256 ${r.rs.toFixed(0)}`);
+        ctx.record("security.handshake.none.per_s", r.none);
+        ctx.record("security.handshake.rs256.per_s", r.rs);
+        ctx.record("security.handshake.none.cpu_us_per_conn", median(none.map((x) => x.cpuUs)));
+        ctx.record("security.handshake.rs256.cpu_us_per_conn", median(rs256.map((x) => x.cpuUs)));
+      } finally {
+        await plain.stop();
+        await rs.stop();
+      }
+    }
+    if (ctx.wants("security.events")) {
+      const ms = ctx.quick ? 2000 : 5000;
+      const off = await startConfigured({ security: { events: { validate: false } } });
+      const on = await startConfigured({
+        security: { rateLimit: { enabled: true, eventsPerSec: 1_000_000, eventBurst: 1_000_000, bytesPerSec: 1_000_000_000, byteBurst: 1_000_000_000 } },
+      });
+      try {
+        const offRuns: { perSec: number; cpuUs: number }[] = [];
+        const onRuns: { perSec: number; cpuUs: number }[] = [];
+        await echoes(off, 10, 10, 500); // warm-up
+        await echoes(on, 10, 10, 500);
+        for (let i = 0; i < reps; i++) {
+          offRuns.push(await echoes(off, 20, 20, ms));
+          await pause(300);
+          onRuns.push(await echoes(on, 20, 20, ms));
+          await pause(300);
+        }
+        const cpuOff = median(offRuns.map((x) => x.cpuUs));
+        const cpuOn = median(onRuns.map((x) => x.cpuUs));
+        ctx.log(`security echo/s: off ${median(offRuns.map((x) => x.perSec)).toFixed(0)} (${cpuOff.toFixed(1)} us), on ${median(onRuns.map((x) => x.perSec)).toFixed(0)} (${cpuOn.toFixed(1)} us)`);
+        ctx.record("security.events.off.per_s", median(offRuns.map((x) => x.perSec)));
+        ctx.record("security.events.on.per_s", median(onRuns.map((x) => x.perSec)));
+        ctx.record("security.events.off.cpu_us_per_op", cpuOff);
+        ctx.record("security.events.on.cpu_us_per_op", cpuOn);
+        ctx.record("security.events.cost_pct", ((cpuOn - cpuOff) / cpuOff) * 100);
+      } finally {
+        await off.stop();
+        await on.stop();
+      }
+    }
+  },
+};

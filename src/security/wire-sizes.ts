@@ -1,0 +1,53 @@
+/** Most event sizes remembered per namespace of one connection before the oldest are dropped (desync guard). */
+const MAX_QUEUED = 1024;
+
+/**
+ * Sizes of the inbound events of one Engine.IO connection, as received on the wire, queued per namespace.
+ * socket.io decodes a frame and hands the packet to the namespace socket on the next tick, so several frames can
+ * arrive before the first event's middleware runs: each EVENT / BINARY_EVENT header pushes its size (binary
+ * attachments that follow add to it), and the namespace's middleware takes the sizes in arrival order.
+ */
+export class WireSizes {
+  readonly #queues = new Map<string, number[]>();
+  #current: { queue: number[]; index: number } | undefined;
+
+  /** Engine "data" listener. */
+  readonly onData = (data: string | Buffer | ArrayBuffer): void => {
+    if (typeof data !== "string") {
+      const cur = this.#current;
+      if (cur && cur.index >= 0 && cur.index < cur.queue.length) cur.queue[cur.index]! += data.byteLength;
+      return;
+    }
+    const type = data.charCodeAt(0);
+    if (type !== 50 /* "2" EVENT */ && type !== 53 /* "5" BINARY_EVENT */) {
+      this.#current = undefined;
+      return;
+    }
+    let nsp = "/";
+    let start = 1;
+    if (type === 53) start = data.indexOf("-") + 1 || 1;
+    if (data.charCodeAt(start) === 47 /* "/" */) {
+      const comma = data.indexOf(",", start);
+      nsp = comma > 0 ? data.slice(start, comma) : data.slice(start);
+    }
+    let queue = this.#queues.get(nsp);
+    if (!queue) this.#queues.set(nsp, (queue = []));
+    if (queue.length >= MAX_QUEUED) queue.shift();
+    queue.push(data.length);
+    this.#current = { queue, index: queue.length - 1 };
+  };
+
+  /** The size of the next event of `nsp` (0 when unknown). */
+  take(nsp: string): number {
+    const queue = this.#queues.get(nsp);
+    const n = queue?.shift();
+    if (this.#current?.queue === queue && this.#current) this.#current.index--;
+    return n ?? 0;
+  }
+
+  /** Forgets a namespace (its socket disconnected). */
+  forget(nsp: string): void {
+    if (this.#current?.queue === this.#queues.get(nsp)) this.#current = undefined;
+    this.#queues.delete(nsp);
+  }
+}
