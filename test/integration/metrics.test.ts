@@ -3,6 +3,7 @@
  * namespace/transport/protocol, handshakes and failures by code, upgrades attempted/succeeded/failed (probe closed,
  * timeout) and time to upgrade, disconnects by reason, events in/out by declared name (others as "other"), bytes in/out,
  * ack latency, fan-out, drops, pending outbound bytes, rate-limit and auth failures, security events, client versions,
+ * backplane latency/errors (a real redis-server backplane), stream publish/replay counts and subscriptions,
  * event-loop lag and GC. Also: /api/stats and /api/cluster with the admin token, 401 without, 404 when admin is off,
  * and every metric the server registers is documented in docs/metrics.md.
  */
@@ -20,6 +21,7 @@ import {
   onceEvent,
   parseMetrics,
   startPylon,
+  startRedis,
   transportName,
   useCleanup,
   waitFor,
@@ -59,8 +61,12 @@ async function pollingSession(url: string): Promise<string> {
 }
 
 test("metrics: every series exists and moves with the traffic; admin API answers with the token only", async () => {
+  const redis = await startRedis();
+  cleanup.add(() => redis.stop());
   const pylon = await startPylon({
     config: {
+      cluster: { redisUrl: redis.url, probeIntervalMs: 200 },
+      delivery: { httpPublish: true },
       admin: { token: TOKEN, sampleIntervalMs: 250, rateWindowMs: 5000 },
       metrics: { eventNames: ["echo", "join", "say", "message"] },
       engine: { allowEIO3: true, upgradeTimeout: 1000 },
@@ -176,12 +182,42 @@ test("metrics: every series exists and moves with the traffic; admin API answers
   const types = stats.security.recent.map((e) => e.type);
   assert.ok(types.includes("admin_auth_failed"), `admin failures recorded: ${types.join(", ")}`);
   assert.ok(types.length >= 3, `the security audit feeds the ring too: ${types.join(", ")}`);
-  const cluster = (await (await fetch(`${pylon.url}/api/cluster`, auth)).json()) as { scope: string; nodes: { self: boolean; connections: number }[] };
+  const cluster = (await (await fetch(`${pylon.url}/api/cluster`, auth)).json()) as { scope: string; registry: string; nodes: { self: boolean; connections: number }[] };
   assert.equal(cluster.scope, "cluster");
+  assert.equal(cluster.registry, "redis");
   assert.equal(cluster.nodes.filter((n) => n.self).length, 1);
   m = (await scrape(pylon)).m;
   assert.equal(delta(m, "pylon_admin_auth_failures_total"), 2);
   assert.equal(delta(m, "pylon_security_events_total", { type: "admin_auth_failed" }), 2);
+
+  // backplane: connected, probe round trips observed, messages through Redis
+  m = await waitFor(async () => {
+    const s = (await scrape(pylon)).m;
+    return delta(s, "pylon_backplane_publish_rtt_seconds_count") >= 2 ? s : undefined;
+  }, { message: "backplane probe round trips" });
+  assert.equal(metricSum(m, "pylon_backplane_connected"), 1);
+  assert.ok(delta(m, "pylon_backplane_messages_out_total") > 0 && delta(m, "pylon_backplane_messages_in_total") > 0);
+  assert.equal(delta(m, "pylon_backplane_publish_errors_total"), 0);
+
+  // streams: 3 publishes over HTTP, a subscriber from seq 0 gets them replayed, then one live
+  const publish = (n: number): Promise<Response> =>
+    fetch(`${pylon.url}/api/streams/metrics-stream`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ event: "tick", data: { n } }) });
+  for (let n = 1; n <= 3; n++) assert.equal((await publish(n)).status, 200);
+  const sub = await connectClient(pylon.url, { transports: ["websocket"] });
+  const seen: unknown[] = [];
+  sub.on("pylon:batch", (b: { messages: unknown[] }) => seen.push(...b.messages));
+  sub.on("pylon:msg", (msg: unknown) => seen.push(msg));
+  const subAck = await emitWithAck<{ ok?: boolean; error?: unknown }>(sub, "pylon:subscribe", { stream: "metrics-stream", after: 0 });
+  assert.ok(!subAck.error, `subscribed: ${JSON.stringify(subAck)}`);
+  await waitFor(() => seen.length === 3, { message: "3 replayed" });
+  assert.equal((await publish(4)).status, 200);
+  await waitFor(() => seen.length === 4, { message: "1 live" });
+  m = (await scrape(pylon)).m;
+  assert.equal(delta(m, "pylon_stream_published_total"), 4);
+  assert.equal(delta(m, "pylon_stream_replayed_messages_total"), 3);
+  assert.ok(delta(m, "pylon_stream_live_messages_total") >= 1);
+  assert.equal(metricSum(m, "pylon_stream_subscriptions"), 1);
+  sub.disconnect();
 
   // disconnects by reason, connections back to zero
   for (const c of clients) c.disconnect();
