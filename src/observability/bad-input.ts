@@ -1,7 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Decoder, Encoder } from "socket.io-parser";
+import { createRequire } from "node:module";
+import type * as Parser from "socket.io-parser";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
+
+// The parser's ESM entry resolves to its debug build under Node (every packet pays for debug() calls); load the CJS
+// build, the very module socket.io itself uses.
+const { Decoder, Encoder } = createRequire(import.meta.url)("socket.io-parser") as typeof Parser;
 
 /**
  * socket.io's default parser with decode errors counted (pylon_socketio_parse_errors_total): bad JSON, unknown packet
