@@ -199,9 +199,13 @@ export interface AdapterInternals {
 }
 
 /** socket.io Socket.prototype.notifyOutgoingListeners (onAnyOutgoing), called for every delivery like the adapter does. */
-export function notifyOutgoing(socket: Socket, packet: unknown): void {
-  const s = socket as unknown as { _anyOutgoingListeners?: unknown[]; notifyOutgoingListeners(p: unknown): void };
-  if (s._anyOutgoingListeners !== undefined && s._anyOutgoingListeners.length > 0) s.notifyOutgoingListeners(packet);
+export function notifyOutgoing(socket: Socket, packet: { data?: unknown }): void {
+  const s = socket as unknown as { _anyOutgoingListeners?: ((...a: unknown[]) => void)[]; notifyOutgoingListeners(p: unknown): void };
+  const listeners = s._anyOutgoingListeners;
+  if (listeners === undefined || listeners.length === 0) return;
+  // one listener (Pylon's own traffic instruments): same call as socket.io's, without its defensive copy per delivery
+  if (listeners.length === 1) listeners[0]!.apply(socket, packet.data as unknown[]);
+  else s.notifyOutgoingListeners(packet);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

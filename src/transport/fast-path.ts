@@ -244,7 +244,7 @@ export function installFastPath(adapter: AdapterInternals): void {
       const t = list[i]!;
       const socket = t.socket;
       if (except !== null && except.has(socket.id)) continue;
-      notifyOutgoing(socket, packet);
+      notifyOutgoing(socket, packet as { data?: unknown });
       if (frame !== undefined) {
         const ws = safeWebSocket(t.conn);
         if (ws !== null) {

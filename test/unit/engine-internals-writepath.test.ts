@@ -132,7 +132,7 @@ test("engine.io: flush replaces writeBuffer and calls transport.send; websocket 
   assert.match(src(ClientProto.writeToEngine), /opts\.volatile && !this\.conn\.transport\.writable/, "volatile dropped when not writable");
   assert.match(src(ClientProto._packet), /this\.writeToEngine\(/, "per-socket emits go through writeToEngine");
   const SocketProto = (require("socket.io/dist/socket.js").Socket as { prototype: unknown }).prototype as Record<string, unknown>;
-  assert.equal(typeof SocketProto.notifyOutgoingListeners, "function");
+  assert.match(src(SocketProto.notifyOutgoingListeners), /this\._anyOutgoingListeners[\s\S]*listener\.apply\(this, packet\.data\)/, "onAnyOutgoing listeners get packet.data as arguments");
   const NspProto = (require("socket.io/dist/namespace.js").Namespace as { prototype: unknown }).prototype as Record<string, unknown>;
   assert.match(src(NspProto._initAdapter), /new \(this\.server\.adapter\(\)\)\(this\)/, "adapters are created with new from io.adapter()");
   assert.match(src(NspProto._doConnect), /this\.sockets\.set\(socket\.id, socket\)[\s\S]*_onconnect/, "nsp.sockets is set before the socket joins");
