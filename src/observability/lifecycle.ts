@@ -96,25 +96,24 @@ export class LifecycleObserver implements PylonModule {
       let transport = transportOf(socket);
       metrics.socketsConnected.inc({ namespace: name, transport });
       metrics.namespaceConnects.inc({ namespace: name, outcome: "ok" });
-      const log = logger.child({ socketId: socket.id, namespace: name });
-      if (log.isLevelEnabled("debug")) {
-        log.debug(
-          { event: "connect", transport, protocol: socket.conn.protocol, address: ctx.clientAddress(socket.request) },
-          "socket connected",
-        );
-      }
+      // a child logger per socket costs heap for the connection's lifetime: only when debug lines will be written
+      const log = logger.isLevelEnabled("debug") ? logger.child({ socketId: socket.id, namespace: name }) : undefined;
+      log?.debug(
+        { event: "connect", transport, protocol: socket.conn.protocol, address: ctx.clientAddress(socket.request) },
+        "socket connected",
+      );
       const onUpgrade = (): void => {
         metrics.socketsConnected.dec({ namespace: name, transport });
         transport = transportOf(socket);
         metrics.socketsConnected.inc({ namespace: name, transport });
-        log.debug({ event: "upgrade", transport }, "socket upgraded");
+        log?.debug({ event: "upgrade", transport }, "socket upgraded");
       };
       socket.conn.on("upgrade", onUpgrade);
       socket.once("disconnect", (reason: string) => {
         socket.conn.off("upgrade", onUpgrade);
         metrics.socketsConnected.dec({ namespace: name, transport });
         metrics.disconnects.inc({ namespace: name, reason: normalizeReason(reason) });
-        log.debug({ event: "disconnect", reason, transport }, "socket disconnected");
+        log?.debug({ event: "disconnect", reason, transport }, "socket disconnected");
       });
     });
   }
