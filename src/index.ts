@@ -10,3 +10,5 @@ export { withFastPath } from "./transport/fast-path.js";
 export { StreamsModule, type StreamHandle, type StreamsHooks, type StreamsModuleOptions, type AuthorizeSubscribe, type AuthorizeHttp, type AuthorizeCommand, type PublishOptions } from "./delivery/streams-module.js";
 export type { CommandHandler, CommandContext } from "./delivery/commands.js";
 export type { StreamLog } from "./delivery/log.js";
+export { SecurityModule, createSecurityHooks, TokenVerifier, EventValidator, MemoryRateLimitStore, RedisRateLimitStore, DEMO_EVENTS, REFRESH_EVENT, DISCONNECT_EVENT, type SecurityModuleOptions, type SecurityHooks, type EventSpec, type EventSpecs, type RateLimitStore, type PylonUser, type SecuritySocketData } from "./security/index.js";
+export { generateSigningKeys, mintToken, type MintOptions } from "./security/tokens.js";
