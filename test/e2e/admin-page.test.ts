@@ -11,10 +11,10 @@ test("admin dashboard in Chromium: wrong token refused; with the token it shows 
   });
   cleanup.add(() => pylon.kill());
 
-  // live traffic: 3 websocket + 2 polling clients in a room, echoing and chatting while the page is open
+  // live traffic: 3 websocket, 2 polling and 1 upgrading client in a room, echoing and chatting while the page is open
   const clients: ClientSocket[] = [];
-  for (const transports of [["websocket"], ["websocket"], ["websocket"], ["polling"], ["polling"]]) {
-    const c = await connectClient(`${pylon.url}/demo`, { transports });
+  for (const transports of [["websocket"], ["websocket"], ["websocket"], ["polling"], ["polling"], ["polling", "websocket"]]) {
+    const c = await connectClient(`${pylon.url}/demo`, { transports, upgrade: transports.length > 1 });
     clients.push(c);
     await emitWithAck(c, "join", "ops");
   }
@@ -71,8 +71,9 @@ test("admin dashboard in Chromium: wrong token refused; with the token it shows 
     timeoutMs: 10_000,
     message: "ack latency p99 shown",
   });
+  await page.locator('[data-testid="upgrade-rate"]', { hasText: "%" }).waitFor({ timeout: 10_000 });
   // let the chart collect a few points before the screenshot
-  await waitFor(async () => ticks > 60, { timeoutMs: 20_000 });
+  await waitFor(async () => ticks > 100, { timeoutMs: 30_000 });
   await page.screenshot({ path: artifactPath("admin-dashboard.png"), fullPage: true });
 
   const shown = Number((await total.textContent())?.replace(/,/g, ""));
