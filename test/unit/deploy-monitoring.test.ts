@@ -63,6 +63,15 @@ test("prometheus rules: valid YAML, recording and alert groups, every SLO alert 
   assert.deepEqual([...new Set(undocumented)], [], "every metric in the rules is documented in docs/metrics.md");
 });
 
+test("promtool unit tests cover every SLO alert (run them with promtool test rules deploy/prometheus/pylon-rules.test.yml)", () => {
+  const t = parse(read("deploy/prometheus/pylon-rules.test.yml")) as { rule_files: string[]; tests: { alert_rule_test: { alertname: string; exp_alerts: unknown[] }[] }[] };
+  assert.deepEqual(t.rule_files, ["pylon-rules.yml"]);
+  const firing = new Set(t.tests.flatMap((c) => c.alert_rule_test.filter((a) => a.exp_alerts.length > 0).map((a) => a.alertname)));
+  for (const slo of ["PylonUpgradeSuccessLow", "PylonEventLatencyP99High", "PylonBroadcastIncomplete", "PylonDisconnectSpike", "PylonBackplaneDown"]) {
+    assert.ok(firing.has(slo), `a promtool case where ${slo} fires`);
+  }
+});
+
 test("prometheus scrape config: the pylon job scrapes /metrics and loads the rules file", () => {
   const cfg = parse(read("deploy/prometheus/prometheus.yml")) as {
     rule_files: string[];
