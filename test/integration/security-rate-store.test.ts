@@ -1,6 +1,6 @@
 import { test, describe, before } from "node:test";
 import assert from "node:assert/strict";
-import { startRedis, useCleanup, type RedisProcess } from "../helpers/index.js";
+import { startPylon, startRedis, useCleanup, type RedisProcess } from "../helpers/index.js";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "../../src/security/index.js";
 
 // One contract, both stores: the per-IP handshake buckets behave the same in memory and in a real redis-server.
@@ -70,4 +70,22 @@ test("the Redis store fails open (and reports) when Redis is down", async () => 
   const r = await store.take("x", 1, 1);
   assert.equal(r.allowed, true);
   assert.ok(errors.length > 0);
+});
+
+test("two pylon nodes with rateLimit.store redis share one per-IP handshake budget", async () => {
+  const config = {
+    drain: { windowMs: 0 },
+    cluster: { redisUrl: redis.url },
+    security: { rateLimit: { enabled: true, store: "redis", handshakesPerSec: 0.01, handshakeBurst: 6 } },
+  };
+  const [a, b] = await Promise.all([startPylon({ config }), startPylon({ config })]);
+  const handshake = async (url: string): Promise<number> => {
+    const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+    await res.text();
+    return res.status;
+  };
+  const statuses: number[] = [];
+  for (let i = 0; i < 10; i++) statuses.push(await handshake(i % 2 ? a.url : b.url));
+  assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200, 403, 403, 403, 403]);
+  await Promise.all([a.stop(), b.stop()]);
 });
