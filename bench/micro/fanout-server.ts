@@ -19,6 +19,11 @@ const kind = process.argv[2] ?? "pylon";
 const port = Number(process.argv[3] ?? 0);
 const PAYLOAD = { t: 1, text: "hello from the fan-out micro bench" };
 
+function flowModules(): [WritePathModule, FlowModule] {
+  const writePath = new WritePathModule();
+  return [writePath, new FlowModule(writePath)];
+}
+
 interface Impl {
   port: number;
   count(): number;
@@ -65,7 +70,7 @@ async function start(): Promise<Impl> {
     });
     // pylon-core: only the composer's built-in modules; pylon-flow: plus write-path and flow (to attribute memory)
     const modules =
-      kind === "pylon-core" ? [] : kind === "pylon-flow" ? [new WritePathModule(), new FlowModule()] : defaultModules(config);
+      kind === "pylon-core" ? [] : kind === "pylon-flow" ? flowModules() : defaultModules(config);
     const pylon = createPylon(config, { modules });
     boundPort = (await pylon.start()).port;
     io = pylon.io as unknown as Server;

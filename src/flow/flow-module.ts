@@ -30,8 +30,20 @@ function inboundLimits(flow: PylonConfig["flow"]): InboundLimits {
  * feeds the pending-bytes histogram and closes slow consumers that nothing writes to any more.
  * See docs/flow-control.md.
  */
+/** The write path's per-socket direct write (src/transport/write-path-module.ts), when both modules run. */
+export interface DirectWriter {
+  directWrite(conn: EngineConnInternals, encodedPackets: unknown): boolean;
+}
+
 export class FlowModule implements PylonModule {
   readonly name = "flow";
+  readonly #writer: DirectWriter | undefined;
+
+  /** `writer`: per-socket emits and acks to idle websockets are written directly (the broadcast fast path's rule). */
+  constructor(writer?: DirectWriter) {
+    this.#writer = writer;
+  }
+
   #ctx: PylonContext | undefined;
   #metrics: FlowMetrics | undefined;
   #outbound: OutboundFlow | undefined;
@@ -58,7 +70,7 @@ export class FlowModule implements PylonModule {
     const outbound = (this.#outbound = new OutboundFlow(outboundLimits(flow), flow.eventClasses, metrics, (conn, pending) => {
       ctx.logger.warn({ event: "slow_consumer", sid: conn.id, pendingBytes: pending.bytes, pendingPackets: pending.packets }, "closing slow consumer");
       onSlow(conn);
-    }));
+    }, this.#writer ? (conn, encoded) => this.#writer!.directWrite(conn, encoded) : undefined));
     const inbound = (this.#inbound = new InboundLimiter(inboundLimits(flow), metrics));
 
     const onConnection = (socket: Socket): void => {

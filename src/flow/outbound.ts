@@ -63,6 +63,7 @@ export class OutboundFlow {
     classes: Record<string, EventClass>,
     metrics: FlowMetrics,
     onSlowConsumer: (conn: EngineConnInternals, pending: Pending) => void,
+    directWrite?: (conn: EngineConnInternals, encodedPackets: unknown) => boolean,
   ) {
     this.#limits = { ...limits };
     this.#metrics = metrics;
@@ -78,6 +79,7 @@ export class OutboundFlow {
         flow.#metrics.drops.volatile_busy.inc();
         return;
       }
+      if (directWrite !== undefined && opts.volatile !== true && directWrite(conn, encodedPackets)) return;
       engineWrite(this, encodedPackets, opts);
     };
   }

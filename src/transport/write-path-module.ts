@@ -3,7 +3,16 @@ import type { PylonConfig } from "../config/index.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { WriteCoalescer } from "./coalescer.js";
 import { WritePathMetrics } from "./write-path-metrics.js";
-import { connOf, namespacesOf, packetBytes, releaseHandshakeRequest, type EnginePacket } from "./engine-internals.js";
+import {
+  connOf,
+  namespacesOf,
+  packetBytes,
+  releaseHandshakeRequest,
+  safeWebSocket,
+  wsBufferedBytes,
+  type EngineConnInternals,
+  type EnginePacket,
+} from "./engine-internals.js";
 import { attachFastPathRuntime, detachFastPathRuntime, ensureFastPath, fastPathSizes, type FastPathRuntime } from "./fast-path.js";
 
 /** The runtime the wrapped adapters read at each broadcast (mutable: reload changes limits). */
@@ -22,6 +31,23 @@ class Runtime implements FastPathRuntime {
     this.directWrites = config.flow.fastPath;
     this.coalescer = config.flow.coalesce ? new WriteCoalescer() : null;
     this.softLimitBytes = config.flow.enabled ? config.flow.softLimitBytes : Number.POSITIVE_INFINITY;
+  }
+
+  /** Per-socket writes (socket.emit, acks): the same "safe" rule; a single text packet is sent with ws.send(). */
+  directWrite(conn: EngineConnInternals, encodedPackets: unknown): boolean {
+    if (!this.directWrites) return false;
+    let data = encodedPackets;
+    if (Array.isArray(data)) {
+      if (data.length !== 1) return false;
+      data = data[0];
+    }
+    if (typeof data !== "string") return false;
+    const ws = safeWebSocket(conn);
+    if (ws === null || wsBufferedBytes(ws) >= this.softLimitBytes) return false;
+    (ws as unknown as { send(d: string): void }).send("4" + data);
+    this.fastWrites++;
+    this.#metrics.addFast(1, data.length + 1);
+    return true;
   }
 
   onBroadcast(targets: number, fast: number, engine: number, frameBytes: number): void {
@@ -44,6 +70,13 @@ export class WritePathModule implements PylonModule {
   #ctx: PylonContext | undefined;
   #runtime: Runtime | undefined;
   readonly #disposers: (() => void)[] = [];
+
+  /**
+   * Writes one per-socket packet (socket.emit, ack) straight to an idle websocket; false when not safe (the caller then
+   * uses engine.io). Used by the flow module's per-client write hook.
+   */
+  readonly directWrite = (conn: EngineConnInternals, encodedPackets: unknown): boolean =>
+    this.#runtime !== undefined && this.#runtime.directWrite(conn, encodedPackets);
 
   /** Counters of the fast path (tests and stats). */
   get stats(): { broadcasts: number; fastWrites: number; engineWrites: number } {

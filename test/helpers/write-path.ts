@@ -17,7 +17,7 @@ export interface InProcessPylon {
  */
 export async function startInProcessPylon(config: PylonConfigInput = {}): Promise<InProcessPylon> {
   const writePath = new WritePathModule();
-  const flow = new FlowModule();
+  const flow = new FlowModule(writePath);
   const pylon = createPylon(
     {
       ...config,

@@ -13,15 +13,17 @@ import { startInProcessPylon } from "../helpers/write-path.js";
 useCleanup();
 
 const SIZE = process.env.PYLON_TEST_SIZE === "full" ? 10 : 1;
+const BINARY = Buffer.from([1, 2, 3]);
 
 interface Receiver {
   client: ClientSocket;
+  id: string;
   got: number[];
   kind: string;
 }
 
 function track(client: ClientSocket, kind: string): Receiver {
-  const r: Receiver = { client, got: [], kind };
+  const r: Receiver = { client, id: client.id!, got: [], kind };
   client.on("m", (seq: number) => r.got.push(seq));
   return r;
 }
@@ -46,6 +48,7 @@ test("strict per-socket order and completeness with emits mixed into broadcasts 
   for (const c of upgrading) receivers.push(track(c, "upgrade"));
   await waitFor(() => serverSockets.length === receivers.length, { message: "all sockets joined" });
 
+  const everyone = [...serverSockets]; // checked at the end even if one disconnects (a misordered binary packet does)
   const expected = new Map<string, number[]>(); // server socket id -> seqs sent to it
   for (const s of serverSockets) expected.set(s.id, []);
   const big = "x".repeat(100_000); // large messages keep ws busy so later writes take the engine path
@@ -56,10 +59,11 @@ test("strict per-socket order and completeness with emits mixed into broadcasts 
     for (let k = 0; k < 12; k++) {
       const n = ++seq;
       if (k % 4 === 2 || k % 4 === 3) {
-        // two per-socket emits in a row: the second one queues in engine.io's write buffer, and the broadcast
-        // after it must not overtake it
+        // two per-socket binary emits in a row (binary always takes engine.io's path): the second one queues in
+        // engine.io's write buffer, and the broadcast after it must not overtake it
         const target = serverSockets[(round + (k >> 2)) % serverSockets.length]!;
-        target.emit("m", n);
+        if (k % 4 === 2 || round % 3 === 0) target.emit("m", n, BINARY);
+        else target.emit("m", n);
         expected.get(target.id)!.push(n);
       } else if (k === 5 && round % 5 === 0) {
         pylon.io.to("r").emit("m", n, big);
@@ -72,14 +76,15 @@ test("strict per-socket order and completeness with emits mixed into broadcasts 
     await new Promise((r) => setImmediate(r));
   }
 
-  const byClientId = new Map<string, Receiver>(receivers.map((r) => [r.client.id!, r]));
-  for (const s of serverSockets) {
+  const byClientId = new Map<string, Receiver>(receivers.map((r) => [r.id, r]));
+  for (const s of everyone) {
     const r = byClientId.get(s.id);
     assert.ok(r, `client for ${s.id}`);
     const want = expected.get(s.id)!;
     await waitFor(() => r.got.length >= want.length, { timeoutMs: 30_000, message: `${r.kind} client ${s.id} got ${r.got.length}/${want.length}` });
     assert.deepEqual(r.got, want, `${r.kind} client ${s.id}: strict order and completeness`);
   }
+  for (const r of receivers) assert.ok(r.client.connected, `${r.kind} client ${r.id} still connected (a misordered packet closes it)`);
   assert.ok(receivers.filter((r) => r.kind === "upgrade").every((r) => r.client.io.engine.transport.name === "websocket"), "upgrade clients upgraded");
   const stats = writePath.stats;
   assert.ok(stats.fastWrites > 0, `fast path used (${JSON.stringify(stats)})`);
