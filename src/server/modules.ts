@@ -21,8 +21,9 @@ export function defaultModules(config: PylonConfig): PylonModule[] {
   modules.push(new ClusterModule()); // first: it sets the adapter, which later modules may listen to
   const security = new SecurityModule(config, { events: config.server.demo ? { "/demo": DEMO_EVENTS } : {} });
   modules.push(security); // before feature middleware: auth, rate limits, validation
-  modules.push(new WritePathModule()); // broadcast fast path on whatever adapter is set, coalescing, request release
-  if (config.flow.enabled) modules.push(new FlowModule()); // outbound limits, slow consumers, inbound limits
+  const writePath = new WritePathModule(); // broadcast fast path on whatever adapter is set, coalescing, request release
+  modules.push(writePath);
+  if (config.flow.enabled) modules.push(new FlowModule(writePath)); // outbound limits, slow consumers, inbound limits
   if (config.server.demo) modules.push(new DemoModule(WEB_ROOT));
   if (config.delivery.enabled) modules.push(new StreamsModule({ authorizeSubscribe: security.subscribeHook, ...(config.server.demo ? { demoWebRoot: WEB_ROOT } : {}) })); // streams, replay, idempotent commands (pylon:* events)
   if (AdminModule.enabled(config)) modules.push(new AdminModule({ webRoot: WEB_ROOT, nodes: () => modules.find((m): m is ClusterModule => m instanceof ClusterModule)?.backplane?.registry })); // /admin, /api/stats, /api/cluster (needs admin.token)
