@@ -12,3 +12,6 @@ export type { CommandHandler, CommandContext } from "./delivery/commands.js";
 export type { StreamLog } from "./delivery/log.js";
 export { SecurityModule, createSecurityHooks, TokenVerifier, EventValidator, MemoryRateLimitStore, RedisRateLimitStore, DEMO_EVENTS, REFRESH_EVENT, DISCONNECT_EVENT, type SecurityModuleOptions, type SecurityHooks, type EventSpec, type EventSpecs, type RateLimitStore, type PylonUser, type SecuritySocketData } from "./security/index.js";
 export { generateSigningKeys, mintToken, type MintOptions } from "./security/tokens.js";
+export { AdminModule, type AdminOptions, type ClusterNodeSource } from "./observability/admin/admin-module.js";
+export { Metrics } from "./observability/metrics.js";
+export { SecurityEvents, type SecurityEvent, type SecurityEventInput } from "./observability/security-events.js";
