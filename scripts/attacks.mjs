@@ -10,6 +10,7 @@ import { join } from "node:path";
 
 const FILES = [
   "test/unit/security-rules.test.ts",
+  "test/unit/security-jwt.test.ts",
   "test/integration/security-tokens.test.ts",
   "test/integration/security-authz.test.ts",
   "test/integration/security-fuzz.test.ts",

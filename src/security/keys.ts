@@ -42,6 +42,7 @@ function parseKeyText(text: string, source: string): KeyResolver {
     if ("d" in jwk || "k" in jwk) throw new SecurityConfigError(`${source}: holds private or symmetric key material; give only a public key`);
     return createLocalJWKSet({ keys: [jwk] });
   }
+  if (/PRIVATE KEY-----/.test(trimmed)) throw new SecurityConfigError(`${source}: holds a private key; give only the public key (PEM SPKI)`);
   let key: KeyObject;
   try {
     key = createPublicKey(trimmed);
