@@ -22,6 +22,7 @@ const USAGE = `usage: pylon canary <url> [options]
   --path P               Engine.IO path (default /socket.io/)
   --concurrency N        handshakes in flight (default ${DEFAULT_CANARY.concurrency});  --connect-rate R: connections per second
   --workers N            worker threads holding the clients (default 1)
+  --token JWT            handshake token (auth.token) for every client, where namespaces require one
   --json                 JSON report on stdout (a progress line goes to stderr on a TTY otherwise)
 exit status: 0 every SLO met, 1 an SLO breached (listed) or the run could not complete, 2 usage error`;
 
@@ -56,6 +57,7 @@ export async function canaryCommand(argv: readonly string[], io: Io, env: Canary
         concurrency: { type: "string" },
         "connect-rate": { type: "string" },
         workers: { type: "string" },
+        token: { type: "string" },
         json: { type: "boolean", default: false },
         help: { type: "boolean", default: false },
       },
@@ -116,6 +118,7 @@ export async function canaryCommand(argv: readonly string[], io: Io, env: Canary
       namespace: v.namespace ?? DEFAULT_CANARY.namespace,
       path: v.path ?? DEFAULT_CANARY.path,
       slo: v.slo ? readSlo(v.slo) : DEFAULT_CANARY.slo,
+      ...(v.token ? { token: v.token } : {}),
     };
   } catch (err) {
     if (err instanceof UsageError || err instanceof SloError) return bad(err.message);

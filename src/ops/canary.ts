@@ -38,6 +38,8 @@ export interface CanaryOptions {
   settleMs: number;
   workers: number;
   slo: Slo;
+  /** Handshake token (socket.io `auth.token`) for every client and the trigger, where namespaces require a JWT. */
+  token?: string;
   /** Another broadcast trigger (e.g. an HTTP publish API); default: a demo client that says. */
   trigger?: BroadcastTrigger;
   onProgress?: (p: CanaryProgress) => void;
@@ -128,8 +130,9 @@ export async function runCanary(o: CanaryOptions): Promise<CanaryReport> {
   const t0 = nowMs();
   const startedAt = new Date().toISOString();
   const deadlineAt = t0 + o.deadlineS * 1000;
-  const session = new LoadSession({ url: o.url, protocol: "socketio", namespace: o.namespace, path: o.path, workers: o.workers, localAddresses: [], timeoutMs: o.timeoutMs });
-  const trigger = o.trigger ?? new ClientTrigger({ url: o.url, protocol: "socketio", namespace: o.namespace, path: o.path, timeoutMs: o.timeoutMs });
+  const auth = o.token ? { auth: { token: o.token } } : {};
+  const session = new LoadSession({ url: o.url, protocol: "socketio", namespace: o.namespace, path: o.path, workers: o.workers, localAddresses: [], timeoutMs: o.timeoutMs, ...auth });
+  const trigger = o.trigger ?? new ClientTrigger({ url: o.url, protocol: "socketio", namespace: o.namespace, path: o.path, timeoutMs: o.timeoutMs, ...auth });
   const counts = splitByMix(o.clients, o.mix);
   const report: CanaryReport = {
     url: o.url,

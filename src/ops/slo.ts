@@ -106,6 +106,7 @@ export function evaluateSlo(slo: Slo, m: SloMeasures): SloResult[] {
 }
 
 function fmtMs(ms: number): string {
+  if (!Number.isFinite(ms)) return "n/a (nothing measured)";
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms * 100) / 100} ms`;
 }
 

@@ -100,6 +100,28 @@ test("canary against round robin without forwarding or backplane: breaches compl
   assert.ok(r.report!.transports.websocket!.connected === 4, "websocket-only clients need no affinity and connect");
 });
 
+test("canary --token: a deployment that requires a JWT refuses the canary without it and passes with it", async () => {
+  const dir = tempDir("pylon-canary-keys-");
+  const run = (args: string[]): Promise<{ code: number | null; out: string }> => {
+    const c = spawnTracked(process.execPath, [CLI_PATH, ...args], "pylon-token");
+    return c.exited.then((e) => ({ code: e.code, out: c.stdout().trim() }));
+  };
+  assert.equal((await run(["token", "keygen", "--out", dir])).code, 0);
+  const minted = await run(["token", "mint", "--key", join(dir, "private.pem"), "--sub", "canary", "--ttl", "600"]);
+  assert.equal(minted.code, 0);
+  const node = await startPylon({ args: ["--security.jwt.mode", "required", "--security.jwt.publicKeyFile", join(dir, "public.pem")] });
+  cleanup.add(() => node.stop());
+  const small = ["--clients", "6", "--rooms", "1", "--broadcasts", "5", "--rate", "20", "--settle", "2s", "--timeout", "5s"];
+  const without = await canary(node.url, small);
+  assert.equal(without.code, 1);
+  assert.equal(without.report!.clients.connected, 0);
+  assert.ok(without.report!.slo.some((s) => s.name === "connect" && !s.ok));
+  const withToken = await canary(node.url, [...small, "--token", minted.out]);
+  assert.equal(withToken.code, 0, `exit 0 with the token\n${withToken.stdout}\n${withToken.stderr}`);
+  assert.equal(withToken.report!.broadcast!.completeness, 1);
+  assert.ok(!withToken.stdout.includes(minted.out), "the token is not echoed in the report");
+});
+
 test("canary usage errors exit 2", async () => {
   const r = await canary(single.url, ["--slo", "p99=fast"], false);
   assert.equal(r.code, 2);
