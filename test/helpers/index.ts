@@ -6,7 +6,7 @@ export { startPylon, type StartPylonOptions, type PylonProcess, type LogRecord }
 export { startRedis, redisPing, type RedisProcess } from "./redis.js";
 export { startNginx, nginxConf, type StartNginxOptions, type NginxProcess, type Affinity } from "./nginx.js";
 export { connectClient, connectMany, emitWithAck, transportName, type ClientSocket, type ClientOptions } from "./clients.js";
-export { waitFor, onceEvent, delay, type WaitOptions, type EmitterLike } from "./wait.js";
+export { waitFor, onceEvent, delay, withTimeout, type WaitOptions, type EmitterLike } from "./wait.js";
 export { requireBinary } from "./binaries.js";
 export { launchChromium, artifactPath, CHROMIUM_ARGS } from "./chromium.js";
 export { scrapeMetrics, parseMetrics, parseKey, metricSum } from "./metrics.js";

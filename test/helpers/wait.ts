@@ -56,3 +56,16 @@ export function onceEvent<A extends unknown[] = any[]>(emitter: EmitterLike, eve
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** Resolves like `promise`, or rejects after timeoutMs (the promise itself is not cancelled). */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message = "operation"): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${message}: no result within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

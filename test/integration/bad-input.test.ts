@@ -9,6 +9,7 @@ import {
   startPylon,
   useCleanup,
   type ClientSocket,
+  withTimeout,
   type PylonProcess,
 } from "../helpers/index.js";
 
@@ -88,28 +89,19 @@ async function rawWs(connectDemo: boolean): Promise<RawWs> {
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
   const nextMessage = (): Promise<void> => new Promise((r) => waiters.push(r));
-  const open = nextMessage();
-  await open;
+  await withTimeout(nextMessage(), 5000, "Engine.IO open packet");
   assert.match(messages[0]!, /^0\{"sid":/);
   if (connectDemo) {
     const ack = nextMessage();
     ws.send("40/demo,");
-    await ack;
+    await withTimeout(ack, 5000, "namespace connect");
     assert.match(messages[1]!, /^40\/demo,\{"sid":/);
   }
   return { ws, messages, closed };
 }
 
-async function closedWithin(conn: RawWs, ms = 5000): Promise<{ code: number; reason: string }> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the server did not close the connection within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([conn.closed, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function closedWithin(conn: RawWs, ms = 5000): Promise<{ code: number; reason: string }> {
+  return withTimeout(conn.closed, ms, "the server closing the connection");
 }
 
 // ---- Engine.IO level ----
@@ -217,13 +209,13 @@ test("unknown namespace: socket.io's CONNECT_ERROR 'Invalid namespace', counted;
   const d = await delta(async () => {
     const before = conn.messages.length;
     conn.ws.send("40/not-declared,");
-    await new Promise<void>((resolve) => conn.ws.once("message", () => resolve()));
+    await withTimeout(new Promise<void>((resolve) => conn.ws.once("message", () => resolve())), 5000, "server reply");
     assert.equal(conn.messages[before], '44/not-declared,{"message":"Invalid namespace"}');
   }, "pylon_namespace_connects_total", { outcome: "invalid_namespace" });
   assert.equal(d, 1);
   // the same connection can still join a declared namespace
   conn.ws.send("40/demo,");
-  await new Promise<void>((resolve) => conn.ws.once("message", () => resolve()));
+  await withTimeout(new Promise<void>((resolve) => conn.ws.once("message", () => resolve())), 5000, "server reply");
   assert.match(conn.messages.at(-1)!, /^40\/demo,\{"sid":/);
   conn.ws.close();
   await goodClientsStillEcho();
@@ -232,7 +224,7 @@ test("unknown namespace: socket.io's CONNECT_ERROR 'Invalid namespace', counted;
 test("WebSocket upgrade with an unknown sid: HTTP 400 Session ID unknown, counted as unknown_sid", async () => {
   const d = await delta(async () => {
     const ws = new WebSocket(wsUrl("EIO=4&transport=websocket&sid=AAAAAAAAAAAAAAAAAAAA"));
-    const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const res = await withTimeout(new Promise<{ status: number; body: string }>((resolve, reject) => {
       ws.once("unexpected-response", (_req, r) => {
         let body = "";
         r.setEncoding("utf8");
@@ -241,7 +233,7 @@ test("WebSocket upgrade with an unknown sid: HTTP 400 Session ID unknown, counte
       });
       ws.once("open", () => reject(new Error("upgrade with an unknown sid must be refused")));
       ws.once("error", () => undefined);
-    });
+    }), 5000, "refused upgrade");
     assert.equal(res.status, 400);
     assert.equal(res.body, "Session ID unknown");
     ws.terminate();
@@ -276,10 +268,10 @@ test("unsupported protocol over a WebSocket upgrade: the error after the 101, co
   const d = await delta(async () => {
     const ws = new WebSocket(wsUrl("EIO=5&transport=websocket"));
     // engine.io writes its HTTP 400 after accepting the upgrade; the client sees an invalid frame or a close
-    const outcome = await new Promise<string>((resolve) => {
+    const outcome = await withTimeout(new Promise<string>((resolve) => {
       ws.once("error", (err) => resolve(`error: ${err.message}`));
       ws.once("close", (code) => resolve(`close: ${code}`));
-    });
+    }), 5000, "refused upgrade");
     assert.match(outcome, /^(error|close)/);
     ws.terminate();
   }, "pylon_engine_connection_errors_total", { code: "unsupported_protocol_version" });

@@ -5,7 +5,7 @@ import { createServer } from "node:net";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { configFields } from "../../src/config/fields.js";
-import { CLI_PATH, REPO_ROOT, freePort, spawnTracked, startPylon, tempDir, useCleanup, waitFor } from "../helpers/index.js";
+import { CLI_PATH, REPO_ROOT, freePort, spawnTracked, startPylon, tempDir, useCleanup, waitFor, withTimeout } from "../helpers/index.js";
 
 const cleanup = useCleanup();
 
@@ -154,7 +154,7 @@ test("npm start -- --port N passes flags through to pylon serve", async () => {
   await waitFor(() => out.includes(`listening on http://127.0.0.1:${port}`), { timeoutMs: 30_000, message: `npm start listening on ${port}` });
   assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
   killGroup("SIGTERM");
-  await exited;
+  await withTimeout(exited, 15_000, "npm start exit after SIGTERM");
 });
 
 test("pylon serve on a port already in use exits 1 with a fatal 'failed to start' line naming EADDRINUSE", async () => {

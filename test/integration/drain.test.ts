@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { performance } from "node:perf_hooks";
 import { createPylon } from "../../src/index.js";
-import { connectMany, startPylon, useCleanup, waitFor, type ClientSocket } from "../helpers/index.js";
+import { connectMany, startPylon, useCleanup, waitFor, withTimeout, type ClientSocket } from "../helpers/index.js";
 
 const cleanup = useCleanup();
 
@@ -73,7 +73,7 @@ test(`SIGTERM drains ${CLIENTS} clients: /readyz 503 first, new handshakes refus
     intervalMs: 20,
     message: `all ${CLIENTS} clients disconnected (${records.filter((r) => r.at !== undefined).length} so far)`,
   });
-  const exit = await pylon.exited;
+  const exit = await withTimeout(pylon.exited, 15_000, "pylon exit after drain");
   assert.deepEqual(exit, { code: 0, signal: null });
 
   const times = records.map((r) => r.at!).sort((a, b) => a - b);
@@ -119,7 +119,7 @@ test("pylon.drain() through the library API: readyz 503, clients disconnected in
   const ready = await fetch(`${url}/readyz`);
   assert.equal(ready.status, 503);
   const readyAt = performance.now();
-  await draining;
+  await withTimeout(draining, 10_000, "pylon.drain()");
   assert.equal(pylon.state, "closed");
   await waitFor(() => records.every((r) => r.at !== undefined), { message: "all library clients disconnected" });
   const times = records.map((r) => r.at!).sort((a, b) => a - b);

@@ -20,6 +20,7 @@ import {
   transportName,
   useCleanup,
   waitFor,
+  withTimeout,
 } from "../helpers/index.js";
 
 const cleanup = useCleanup();
@@ -139,7 +140,7 @@ for (const how of ["exit", "throw", "sigterm"] as const) {
     const pids = [Number(line[1]), Number(line[2])];
     assert.ok(pids.every(pidAlive));
     if (how === "sigterm") child.signal("SIGTERM");
-    const exit = await child.exited;
+    const exit = await withTimeout(child.exited, 15_000, `${how} fixture exit`);
     assert.equal(exit.code, { exit: 0, throw: 1, sigterm: 143 }[how]);
     await waitFor(() => pids.every((p) => !pidAlive(p)), { timeoutMs: 5000, message: `children of the ${how} fixture are gone` });
   });
