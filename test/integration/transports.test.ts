@@ -271,3 +271,45 @@ test("SIGHUP applies a new transport policy to new handshakes; existing connecti
   assert.equal(await emitWithAck(still, "echo", 4), 4);
   assert.equal(node.alive(), true);
 });
+
+// ---- engine options from the playbook ----
+
+test("transport policy polling + custom path + CORS allowlist: no upgrade offered, websocket refused, origins checked", async () => {
+  const node = await startPylon({
+    config: { engine: { transports: "polling", path: "/rt/", corsOrigins: ["https://app.example.com"] } },
+  });
+  cleanup.add(() => node.kill());
+  const hs = await fetch(`${node.url}/rt/?EIO=4&transport=polling`);
+  assert.equal(hs.status, 200);
+  assert.deepEqual((JSON.parse((await hs.text()).slice(1)) as { upgrades: string[] }).upgrades, []);
+  assert.equal((await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`)).status, 404);
+
+  const c = await connectClient(`${node.url}/demo`, { path: "/rt/" });
+  assert.equal(await emitWithAck(c, "echo", "p"), "p");
+  assert.equal(transportName(c), "polling");
+  await assert.rejects(connectClient(`${node.url}/demo`, { path: "/rt/", transports: ["websocket"] }));
+
+  const allowed = await fetch(`${node.url}/rt/?EIO=4&transport=polling`, { headers: { origin: "https://app.example.com" } });
+  assert.equal(allowed.status, 200);
+  assert.equal(allowed.headers.get("access-control-allow-origin"), "https://app.example.com");
+  await allowed.arrayBuffer();
+  const denied = await fetch(`${node.url}/rt/?EIO=4&transport=polling`, { headers: { origin: "https://evil.example.net" } });
+  assert.equal(denied.status, 403);
+  assert.deepEqual(await denied.json(), { code: 4, message: "origin_not_allowed" });
+  c.disconnect();
+});
+
+test("transport policy websocket + perMessageDeflate: polling refused with Transport unknown, deflate negotiated", async () => {
+  const node = await startPylon({ args: ["--engine.transports", "websocket", "--engine.perMessageDeflate", "true", "--engine.perMessageDeflateThreshold", "0"] });
+  cleanup.add(() => node.kill());
+  const polling = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`);
+  assert.equal(polling.status, 400);
+  assert.deepEqual(await polling.json(), { code: 0, message: "Transport unknown" });
+  await assert.rejects(connectClient(`${node.url}/demo`), (err: Error) => err.message === "xhr poll error");
+
+  const c = await connectClient(`${node.url}/demo`, { transports: ["websocket"] });
+  assert.deepEqual(await emitWithAck(c, "echo", PAYLOAD), PAYLOAD);
+  const ws = (c.io.engine.transport as unknown as { ws: { extensions: string } }).ws;
+  assert.match(ws.extensions, /permessage-deflate/);
+  c.disconnect();
+});
