@@ -2,6 +2,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
+import WebSocket from "ws";
 import {
   connectClient,
   emitWithAck,
@@ -12,6 +13,7 @@ import {
   transportName,
   useCleanup,
   waitFor,
+  withTimeout,
   type ClientSocket,
   type ClientOptions,
   type PylonProcess,
@@ -312,4 +314,39 @@ test("transport policy websocket + perMessageDeflate: polling refused with Trans
   const ws = (c.io.engine.transport as unknown as { ws: { extensions: string } }).ws;
   assert.match(ws.extensions, /permessage-deflate/);
   c.disconnect();
+});
+
+test("heartbeat and connect timeout: a silent raw client is closed (ping timeout), one that never joins a namespace too; a real client stays", async () => {
+  const node = await startPylon({ args: ["--engine.pingInterval", "1000", "--engine.pingTimeout", "1000", "--engine.connectTimeout", "1000"] });
+  cleanup.add(() => node.kill());
+  const good = await connectClient(`${node.url}/demo`, { transports: ["websocket"] });
+  const before = await scrapeMetrics(node.url);
+
+  const open = (): Promise<{ ws: WebSocket; closed: Promise<number> }> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${node.port}/socket.io/?EIO=4&transport=websocket`);
+      cleanup.add(() => ws.terminate());
+      const closed = new Promise<number>((r) => ws.once("close", (code) => r(code)));
+      ws.once("message", () => resolve({ ws, closed }));
+      ws.once("error", reject);
+    });
+  // joins /demo but never answers a ping
+  const silent = await open();
+  silent.ws.send("40/demo,");
+  // answers pings but never joins a namespace
+  const lurker = await open();
+  lurker.ws.on("message", (d) => {
+    if (d.toString() === "2") lurker.ws.send("3");
+  });
+  await withTimeout(Promise.all([silent.closed, lurker.closed]), 8000, "server closing both raw clients");
+
+  const after = await scrapeMetrics(node.url);
+  const closes = (m: Map<string, number>, reason: string): number => metricSum(m, "pylon_engine_closes_total", { reason });
+  assert.equal(closes(after, "ping timeout") - closes(before, "ping timeout"), 1);
+  assert.equal(closes(after, "forced close") - closes(before, "forced close"), 1);
+  assert.equal(metricSum(after, "pylon_disconnects_total", { namespace: "/demo", reason: "ping timeout" }), 1);
+  // the official client answered every ping meanwhile
+  assert.equal(good.connected, true);
+  assert.equal(await emitWithAck(good, "echo", "alive"), "alive");
+  good.disconnect();
 });
