@@ -74,7 +74,10 @@ export class SocketGuard {
 
   /** The socket.use middleware. */
   readonly middleware = (packet: unknown[], next: (err?: Error) => void): void => {
-    if (this.#closed || !this.#socket.connected) return;
+    if (this.#closed || !this.#socket.connected) {
+      this.#deps.audit.invalidEvents.inc({ code: "after_disconnect" }); // socket.io would drop it too; counted
+      return;
+    }
     const event = packet[0];
     const ack = ackOf(packet);
     if (typeof event !== "string") return this.#refuse("invalid_event", ack, "invalid_payload", { path: "/event" });
