@@ -22,7 +22,7 @@ interface EngineSocketLike {
   request?: IncomingMessage;
   on(event: "close", fn: (reason: string, description?: unknown) => void): void;
   on(event: "upgrade" | "upgrading", fn: () => void): void;
-  on(event: "data", fn: (data: string | Buffer | ArrayBuffer) => void): void;
+  on(event: "data" | "message", fn: (data: string | Buffer | ArrayBuffer) => void): void;
 }
 
 function transportOf(socket: Socket): string {
@@ -58,7 +58,7 @@ export class LifecycleObserver implements PylonModule {
       metrics.engineConnections.inc({ protocol });
       if (detailed) {
         metrics.clientHandshakes.inc({ ...identifyClient(raw.request, raw.protocol, this.#clientVersions) });
-        raw.on("data", onData);
+        raw.on("message", onData); // "message" has no other listener: no listener array per connection (socket.io listens on "data")
       }
       raw.on("upgrade", () => upgrades.onUpgrade(raw.id, performance.now() - bornAt));
       raw.on("close", (reason) => {
