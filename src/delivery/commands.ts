@@ -10,6 +10,7 @@ import {
   type CommandOutcome,
   type CommandRequest,
 } from "../protocol/streams.js";
+import type { CommandQueue, QueuedCommand } from "./command-queue.js";
 import type { IdempotencyStore } from "./idempotency.js";
 
 export interface CommandContext {
@@ -27,10 +28,23 @@ export interface CommandContext {
 
 export type CommandHandler = (payload: unknown, ctx: CommandContext) => unknown;
 
+export interface CommandOptions {
+  /**
+   * Persist the command to the queue and acknowledge `accepted` at once; a worker (any node, Redis consumer group in
+   * distributed mode) runs the handler and publishes the outcome on the reply stream. Every node must register the
+   * same queued handlers.
+   */
+  queued?: boolean;
+}
+
 export interface CommandDeps {
   store: IdempotencyStore;
   ttlMs: number;
   leaseMs: number;
+  /** Queue of `queued` commands. */
+  queue: CommandQueue;
+  /** Claim held by a queued command until a worker picks it up. */
+  queueLeaseMs: number;
   /** Publishes an outcome on a reply stream. */
   reply(stream: string, outcome: CommandOutcome): Promise<unknown>;
   /** Counts an outcome (ok, error, accepted, replayed, running, rejected). */
@@ -45,21 +59,46 @@ export interface CommandDeps {
  * is then published as `command.result` on the caller's reply stream.
  */
 export class CommandRouter {
-  readonly #handlers = new Map<string, CommandHandler>();
+  readonly #handlers = new Map<string, { handler: CommandHandler; queued: boolean }>();
   #deps!: CommandDeps;
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
+  #workerWanted = false;
 
   /** Handlers may be registered before the router is bound to its store (module setup). */
   bind(deps: CommandDeps): void {
     this.#deps = deps;
   }
 
-  register(name: string, handler: CommandHandler): () => void {
+  register(name: string, handler: CommandHandler, opts: CommandOptions = {}): () => void {
     if (!COMMAND_NAME_RE.test(name)) throw new Error(`command name ${JSON.stringify(name)} must match ${COMMAND_NAME_RE}`);
     if (this.#handlers.has(name)) throw new Error(`command ${name} already has a handler`);
-    this.#handlers.set(name, handler);
+    this.#handlers.set(name, { handler, queued: opts.queued === true });
+    if (opts.queued && this.#workerWanted) this.#deps.queue.start((cmd) => this.#work(cmd));
     return () => this.#handlers.delete(name);
+  }
+
+  /** Starts the worker of queued commands once the module runs (and only if a queued handler exists). */
+  startWorker(): void {
+    this.#workerWanted = true;
+    if ([...this.#handlers.values()].some((h) => h.queued)) this.#deps.queue.start((cmd) => this.#work(cmd));
+  }
+
+  /** Runs one queued command (worker side): the outcome goes to the store and the reply stream. */
+  async #work(cmd: QueuedCommand): Promise<void> {
+    const storeKey = `${cmd.name}:${cmd.key}`;
+    const entry = this.#handlers.get(cmd.name);
+    const begun = await this.#deps.store.begin(storeKey, this.#deps.leaseMs);
+    if (begun.state === "done") {
+      // a redelivered entry whose outcome is known: only make sure the caller can see it
+      if (cmd.replyTo) await this.#deps.reply(cmd.replyTo, begun.outcome).catch((err: unknown) => this.#deps.onError(err, cmd.name));
+      return;
+    }
+    let outcome: CommandOutcome;
+    if (!entry) outcome = { status: "error", key: cmd.key, error: errorBody("unknown_command", { name: cmd.name }) };
+    else outcome = await this.#execute(cmd.name, cmd.key, storeKey, entry.handler, cmd.payload, undefined, () => {});
+    await this.#finish(cmd.name, storeKey, outcome);
+    if (cmd.replyTo && !this.#closed) await this.#deps.reply(cmd.replyTo, outcome).catch((err: unknown) => this.#deps.onError(err, cmd.name));
   }
 
   /** Validates and runs one request; `ack` is called exactly once. */
@@ -75,8 +114,8 @@ export class CommandRouter {
       ack({ ok: false, error: errorBody("invalid_payload", { path: "replyTo" }) });
       return;
     }
-    const handler = this.#handlers.get(r.name);
-    if (!handler) {
+    const entry = this.#handlers.get(r.name);
+    if (!entry) {
       this.#deps.count("rejected");
       ack({ ok: false, error: errorBody("unknown_command", { name: r.name }) });
       return;
@@ -106,7 +145,21 @@ export class CommandRouter {
       ack({ status: "accepted", key });
       return;
     }
-    await this.#run(r.name, key, storeKey, handler, r.payload, socket, r.replyTo, ack);
+    if (entry.queued) {
+      try {
+        await this.#deps.queue.enqueue({ name: r.name, key, payload: r.payload, replyTo: r.replyTo });
+        await this.#deps.store.renew(storeKey, this.#deps.queueLeaseMs);
+      } catch (err) {
+        this.#deps.onError(err, r.name);
+        await this.#deps.store.release(storeKey).catch(() => {});
+        ack({ ok: false, error: errorBody("log_unavailable") });
+        return;
+      }
+      this.#deps.count("accepted");
+      ack({ status: "accepted", key });
+      return;
+    }
+    await this.#run(r.name, key, storeKey, entry.handler, r.payload, socket, r.replyTo, ack);
   }
 
   async #run(
@@ -120,45 +173,47 @@ export class CommandRouter {
     ack: (a: CommandAck) => void,
   ): Promise<void> {
     let acked = false;
-    const renew = setInterval(() => {
-      this.#deps.store.renew(storeKey, this.#deps.leaseMs).catch((err: unknown) => this.#deps.onError(err, name));
-    }, Math.max(100, Math.floor(this.#deps.leaseMs / 3)));
-    this.#timers.add(renew);
-    const ctx: CommandContext = {
-      name,
-      key,
-      socket,
-      accept: () => {
-        if (acked) return;
-        acked = true;
-        this.#deps.count("accepted");
-        ack({ status: "accepted", key });
-      },
-    };
-    let outcome: CommandOutcome;
-    try {
-      const result = await handler(payload, ctx);
-      outcome = { status: "ok", key, result: result === undefined ? null : result };
-    } catch (err) {
-      const body = err instanceof PylonError ? err.data : errorBody("command_failed");
-      if (!(err instanceof PylonError)) this.#deps.onError(err, name);
-      outcome = { status: "error", key, error: body };
-    } finally {
-      clearInterval(renew);
-      this.#timers.delete(renew);
-    }
-    try {
-      await this.#deps.store.complete(storeKey, outcome, this.#deps.ttlMs);
-    } catch (err) {
-      this.#deps.onError(err, name);
-    }
-    this.#deps.count(outcome.status);
+    const outcome = await this.#execute(name, key, storeKey, handler, payload, socket, () => {
+      if (acked) return;
+      acked = true;
+      this.#deps.count("accepted");
+      ack({ status: "accepted", key });
+    });
+    await this.#finish(name, storeKey, outcome);
     if (!acked) {
       acked = true;
       ack(outcome);
     } else if (replyTo && !this.#closed) {
       await this.#deps.reply(replyTo, outcome).catch((err: unknown) => this.#deps.onError(err, name));
     }
+  }
+
+  /** Runs the handler while renewing its claim; never throws. */
+  async #execute(name: string, key: string, storeKey: string, handler: CommandHandler, payload: unknown, socket: Socket | undefined, accept: () => void): Promise<CommandOutcome> {
+    const renew = setInterval(() => {
+      this.#deps.store.renew(storeKey, this.#deps.leaseMs).catch((err: unknown) => this.#deps.onError(err, name));
+    }, Math.max(100, Math.floor(this.#deps.leaseMs / 3)));
+    this.#timers.add(renew);
+    const ctx: CommandContext = { name, key, socket, accept };
+    try {
+      const result = await handler(payload, ctx);
+      return { status: "ok", key, result: result === undefined ? null : result };
+    } catch (err) {
+      if (!(err instanceof PylonError)) this.#deps.onError(err, name);
+      return { status: "error", key, error: err instanceof PylonError ? err.data : errorBody("command_failed") };
+    } finally {
+      clearInterval(renew);
+      this.#timers.delete(renew);
+    }
+  }
+
+  async #finish(name: string, storeKey: string, outcome: CommandOutcome): Promise<void> {
+    try {
+      await this.#deps.store.complete(storeKey, outcome, this.#deps.ttlMs);
+    } catch (err) {
+      this.#deps.onError(err, name);
+    }
+    this.#deps.count(outcome.status);
   }
 
   close(): void {

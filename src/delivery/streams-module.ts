@@ -18,7 +18,8 @@ import {
 } from "../protocol/streams.js";
 import { sendJson } from "../server/http-router.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
-import { CommandRouter, type CommandHandler } from "./commands.js";
+import { CommandRouter, type CommandHandler, type CommandOptions } from "./commands.js";
+import { MemoryCommandQueue, RedisCommandQueue, type CommandQueue } from "./command-queue.js";
 import { MemoryIdempotencyStore, RedisIdempotencyStore, type IdempotencyStore } from "./idempotency.js";
 import { retentionFor, type Retention, type StreamLog } from "./log.js";
 import { MemoryLog } from "./memory-log.js";
@@ -86,6 +87,7 @@ export class StreamsModule implements PylonModule {
   #config!: PylonConfig["delivery"];
   #log!: StreamLog;
   #store!: IdempotencyStore;
+  #queue!: CommandQueue;
   #nsp!: Namespace;
   readonly #commands = new CommandRouter();
   readonly #hubs = new Map<string, StreamHub>();
@@ -139,6 +141,18 @@ export class StreamsModule implements PylonModule {
         ? new RedisIdempotencyStore({ redisUrl, keyPrefix: cfg.keyPrefix, connectionName, onError: (err) => onRedisError(err, "commands") })
         : new MemoryIdempotencyStore(cfg.commands.maxEntries));
 
+    this.#queue = useRedisStore
+      ? new RedisCommandQueue({
+          redisUrl,
+          keyPrefix: cfg.keyPrefix,
+          group: cfg.commands.queueGroup,
+          consumer: ctx.nodeId,
+          connectionName,
+          claimIdleMs: cfg.commands.claimIdleMs,
+          onError: (err) => onRedisError(err, "command queue"),
+        })
+      : new MemoryCommandQueue();
+
     const m = ctx.metrics;
     this.#m = {
       published: m.counter({ name: "stream_published_total", help: "Messages appended to stream logs by this node" }),
@@ -156,6 +170,8 @@ export class StreamsModule implements PylonModule {
       store: this.#store,
       ttlMs: cfg.commands.ttlMs,
       leaseMs: cfg.commands.leaseMs,
+      queue: this.#queue,
+      queueLeaseMs: cfg.commands.queueLeaseMs,
       reply: (stream, outcome: CommandOutcome) => this.stream(stream).publish(COMMAND_RESULT_EVENT, outcome, { id: `r-${outcome.key}` }),
       count: (outcome) => this.#m.commands.inc({ outcome }),
       authorize: (socket, name) => (this.hooks.authorizeCommand ? this.hooks.authorizeCommand(socket, name) : true),
@@ -208,6 +224,7 @@ export class StreamsModule implements PylonModule {
 
   async start(): Promise<void> {
     if (this.#log instanceof RedisLog) await this.#log.ready();
+    this.#commands.startWorker();
     if (this.#config.positionCheckMs > 0) {
       this.#timer = setInterval(() => this.#checkAll(true), this.#config.positionCheckMs);
       this.#timer.unref();
@@ -225,9 +242,9 @@ export class StreamsModule implements PylonModule {
     };
   }
 
-  /** Registers the handler of a command; returns a disposer. */
-  command(name: string, handler: CommandHandler): () => void {
-    return this.#commands.register(name, handler);
+  /** Registers the handler of a command (`{ queued: true }`: persisted to the command queue first); returns a disposer. */
+  command(name: string, handler: CommandHandler, opts: CommandOptions = {}): () => void {
+    return this.#commands.register(name, handler, opts);
   }
 
   async #publish(stream: string, event: string, data: unknown, opts: PublishOptions = {}): Promise<{ epoch: string; seq: number; duplicate: boolean }> {
@@ -508,7 +525,7 @@ export class StreamsModule implements PylonModule {
     this.#hubs.clear();
     this.#subs.clear();
     this.#commands.close();
-    await Promise.allSettled([this.#log?.close(), this.#store?.close()]);
+    await Promise.allSettled([this.#queue?.close(), this.#log?.close(), this.#store?.close()]);
   }
 }
 

@@ -201,3 +201,45 @@ describe("streams on the Redis log (in-process nodes, real redis-server)", () =>
     assert.equal(c.stats.resyncs, 1);
   });
 });
+
+describe("queued commands (Redis Streams consumer group)", () => {
+  it("acks accepted at once, runs once, delivers the outcome on the reply stream; a dead node's entry is claimed by another node", async () => {
+    const redis = await startRedis();
+    cleanup.add(() => redis.stop());
+    const commands = { commands: { claimIdleMs: 300 } };
+    // node A accepts the command, its worker takes it and hangs; then A goes away
+    const a = await startServer({ log: "redis", ...commands }, { cluster: { redisUrl: redis.url } });
+    let startedOnA = 0;
+    a.streams.command("job.run", () => {
+      startedOnA++;
+      return new Promise(() => {});
+    }, { queued: true });
+    const ca = client(a.url, { clientId: "client-queued-1" });
+    const first = await new Promise<unknown>((resolve) => {
+      ca.socket.once("connect", () => resolve(ca.socket.timeout(5000).emitWithAck(STREAM_EVENTS.command, { name: "job.run", key: "job-key-0001", payload: { n: 7 }, replyTo: "_reply.client-queued-1" })));
+    });
+    assert.deepEqual(first, { status: "accepted", key: "job-key-0001" });
+    await waitFor(() => startedOnA === 1, { message: "worker on A took the job" });
+    ca.close();
+    await a.pylon.close();
+
+    // node B claims the entry after claimIdleMs and completes it
+    const b = await startServer({ log: "redis", ...commands }, { cluster: { redisUrl: redis.url } });
+    let effects = 0;
+    b.streams.command("job.run", async (payload) => {
+      effects++;
+      return { done: (payload as { n: number }).n };
+    }, { queued: true });
+    await waitFor(async () => {
+      const r = (await (await fetch(`${b.url}/api/streams/_reply.client-queued-1?after=0`)).json()) as { messages: { event: string; data: unknown }[] };
+      return r.messages.some((m) => m.event === "command.result");
+    }, { timeoutMs: 15_000, message: "outcome on the reply stream" });
+    const r = (await (await fetch(`${b.url}/api/streams/_reply.client-queued-1?after=0`)).json()) as { messages: { data: unknown }[] };
+    assert.deepEqual(r.messages[0]!.data, { status: "ok", key: "job-key-0001", result: { done: 7 } });
+    // retries (SDK, same key) get the first outcome; the handler does not run again
+    const cb = client(b.url);
+    assert.deepEqual(await cb.command("job.run", { n: 8 }, { key: "job-key-0001" }), { done: 7 });
+    assert.deepEqual(await cb.command("job.run", { n: 9 }), { done: 9 });
+    assert.equal(effects, 2);
+  });
+});

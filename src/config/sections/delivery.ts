@@ -36,6 +36,9 @@ export const deliverySection = z
         ttlMs: z.number().int().min(1000).default(86_400_000).meta({ description: "How long a command's outcome is kept for retries with the same key." }),
         leaseMs: z.number().int().min(500).default(15_000).meta({ description: "A running command's claim; if its node dies, a retry may run it again after this long." }),
         maxEntries: z.number().int().min(100).default(100_000).meta({ description: "Memory store: keys kept (LRU)." }),
+        queueGroup: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/).default("pylon").meta({ description: "Redis consumer group of queued commands ({ queued: true } handlers)." }),
+        queueLeaseMs: z.number().int().min(1000).default(600_000).meta({ description: "Claim a queued command holds until a worker runs it (a retry meanwhile gets accepted)." }),
+        claimIdleMs: z.number().int().min(100).default(30_000).meta({ description: "A queued command pending this long on a consumer (its node died) is claimed by another node." }),
       })
       .strict()
       .prefault({}),
