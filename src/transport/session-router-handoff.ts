@@ -44,13 +44,23 @@ class ParkablePoll {
       else this.#held = { status, headers, body: [], ended: false };
       return res;
     }) as ServerResponse["writeHead"];
+    // the compressed path pipes a stream into the response (write ... end): relayed the same way
+    const write = res.write.bind(res) as (...a: unknown[]) => boolean;
+    res.write = ((chunk: unknown, ...rest: unknown[]): boolean => {
+      const target = this.#target;
+      if (this.#done || target === res) return write(chunk, ...rest);
+      const data = toBuffer(chunk);
+      if (target) target.write(data);
+      else (this.#held ??= { status: 200, headers: res.getHeaders() as OutgoingHttpHeaders, body: [], ended: false }).body.push(data);
+      return true; // never ask the pipe to wait for a 'drain' of a response that is gone
+    }) as ServerResponse["write"];
     res.end = ((chunk?: unknown, ...rest: unknown[]): ServerResponse => {
       const target = this.#target;
       if (this.#done || target === res) {
         this.#finish();
         return end(chunk, ...rest);
       }
-      const data = chunk === undefined || typeof chunk === "function" ? Buffer.alloc(0) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      const data = toBuffer(chunk);
       if (target) {
         target.end(data);
         this.#finish();
@@ -92,7 +102,10 @@ class ParkablePoll {
     }
     for (const [k, v] of Object.entries(this.res.getHeaders())) if (v !== undefined) res2.setHeader(k, v);
     this.#target = res2;
-    if (held) res2.writeHead(held.status, held.headers);
+    if (held) {
+      res2.writeHead(held.status, held.headers);
+      for (const b of held.body) res2.write(b);
+    }
     // superseded while its path still looked open: that path is dead (clients never send two polls at once)
     if (previous && previous !== res2) previous.destroy();
     req2.once("close", () => {
@@ -116,6 +129,13 @@ class ParkablePoll {
   }
 }
 
+function toBuffer(chunk: unknown): Buffer {
+  if (chunk === undefined || chunk === null || typeof chunk === "function") return Buffer.alloc(0);
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk);
+  return Buffer.from(String(chunk));
+}
+
 /** Pending forwarded long-poll GETs of local sessions, which a retried GET can take over. */
 export class PollHandoff {
   readonly #polls = new Map<string, ParkablePoll>();
@@ -136,6 +156,9 @@ export class PollHandoff {
       return true;
     }
     if (forwarded) {
+      // answered uncompressed: engine.io's compressed path pipes into the response and waits for its 'finish', which
+      // a relayed answer cannot give it (and compressing for the loopback/LAN hop is wasted CPU anyway)
+      delete req.headers["accept-encoding"];
       this.#polls.set(
         sid,
         new ParkablePoll(sid, req, res, this.#graceMs, (p) => {

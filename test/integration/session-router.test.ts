@@ -2,7 +2,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import WebSocket from "ws";
-import { freePort, metricSum, scrapeMetrics, startRedis, useCleanup, waitFor, type RedisProcess } from "../helpers/index.js";
+import { delay, freePort, metricSum, scrapeMetrics, startRedis, useCleanup, waitFor, type RedisProcess } from "../helpers/index.js";
 import { createPylon, type Pylon } from "../../src/index.js";
 import { ClusterModule } from "../../src/cluster/cluster-module.js";
 import { RedisRegistry } from "../../src/cluster/registry.js";
@@ -86,5 +86,91 @@ describe("session router failure modes", () => {
     const res = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
     const open = JSON.parse((await res.text()).slice(1)) as { sid: string };
     assert.match(open.sid, /^me\.[A-Za-z0-9_-]{20}$/);
+  });
+});
+
+describe("poll handoff: a forwarded long-poll whose forwarding path dies is answered on the retried GET", () => {
+  let redis: RedisProcess;
+  const nodes: Pylon[] = [];
+
+  before(async () => {
+    redis = await startRedis();
+    for (const id of ["ha", "hb"]) {
+      const p = createPylon(
+        {
+          server: { port: 0, host: "127.0.0.1", demo: false },
+          engine: { pingInterval: 1000, pingTimeout: 5000 },
+          cluster: { redisUrl: redis.url, nodeId: id, forwardTimeoutMs: 3000, heartbeatMs: 200 },
+          log: { level: "silent" },
+          metrics: { processMetrics: false },
+        },
+        { modules: [new ClusterModule()] },
+      );
+      cleanup.add(() => p.close());
+      await p.start();
+      nodes.push(p);
+    }
+    await waitFor(() => nodes.every((n) => n.health.readiness().ready), { message: "ready" });
+  });
+  after(async () => {
+    for (const n of nodes) await n.close();
+    await redis.stop();
+  });
+
+  it("the session survives and the retried GET gets the pending packet", async () => {
+    const [a, b] = nodes.map((n) => n.address().url) as [string, string];
+    const open = JSON.parse((await (await fetch(`${a}/socket.io/?EIO=4&transport=polling`)).text()).slice(1)) as { sid: string };
+    const path = `/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(open.sid)}`;
+    await waitFor(async () => (await fetch(`${b}/api/nodes`).then((r) => r.json()) as { nodes: unknown[] }).nodes.length === 2, { message: "both nodes registered" });
+    // a long-poll through node b (forwarded to a), cut before a answers (as when b dies)
+    const abort = new AbortController();
+    const cut = fetch(`${b}${path}`, { signal: abort.signal }).catch(() => "aborted");
+    await waitFor(async () => metricSum(await scrapeMetrics(b), "pylon_session_forwards_total", { kind: "polling" }) === 0 && (await new Promise((r) => setTimeout(r, 100, true))));
+    abort.abort();
+    assert.equal(await cut, "aborted");
+    // the retried GET, straight to the owner: answered with the ping engine.io wrote into the parked poll
+    const retry = await fetch(`${a}${path}`);
+    assert.equal(retry.status, 200);
+    assert.equal(await retry.text(), "2");
+    assert.equal(metricSum(await scrapeMetrics(a), "pylon_session_poll_handoffs_total"), 1);
+    // and the session goes on: answer the ping, poll again
+    assert.equal((await fetch(`${a}${path}`, { method: "POST", body: "3" })).status, 200);
+    const next = fetch(`${a}${path}`);
+    assert.equal((await next).status, 200);
+  });
+
+  it("a retry that comes after the owner parked the poll gets what engine.io wrote meanwhile", async () => {
+    const [a, b] = nodes.map((n) => n.address().url) as [string, string];
+    const open = JSON.parse((await (await fetch(`${a}/socket.io/?EIO=4&transport=polling`)).text()).slice(1)) as { sid: string };
+    const path = `/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(open.sid)}`;
+    const before = metricSum(await scrapeMetrics(a), "pylon_session_poll_handoffs_total");
+    const abort = new AbortController();
+    const cut = fetch(`${b}${path}`, { signal: abort.signal }).catch(() => "aborted");
+    await delay(100);
+    abort.abort();
+    assert.equal(await cut, "aborted");
+    // the owner parks the poll (grace 3 s); engine.io's next ping (pingInterval 1 s) is held for the retry
+    await delay(1500);
+    const retry = await fetch(`${a}${path}`);
+    assert.equal(retry.status, 200);
+    assert.equal(await retry.text(), "2");
+    assert.equal(metricSum(await scrapeMetrics(a), "pylon_session_poll_handoffs_total"), before + 1);
+    assert.equal((await fetch(`${a}${path}`, { method: "POST", body: "3" })).status, 200);
+    assert.equal((await fetch(`${a}${path}`)).status, 200);
+  });
+
+  it("nobody retries within the grace period: the session ends as it would have at once", async () => {
+    const [a, b] = nodes.map((n) => n.address().url) as [string, string];
+    const open = JSON.parse((await (await fetch(`${a}/socket.io/?EIO=4&transport=polling`)).text()).slice(1)) as { sid: string };
+    const path = `/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(open.sid)}`;
+    const abort = new AbortController();
+    const cut = fetch(`${b}${path}`, { signal: abort.signal }).catch(() => "aborted");
+    await delay(100);
+    abort.abort();
+    assert.equal(await cut, "aborted");
+    await waitFor(async () => (await fetch(`${a}${path}`, { method: "POST", body: "6" })).status === 400, {
+      timeoutMs: 10_000,
+      message: "session closed after the grace period",
+    });
   });
 });
