@@ -126,8 +126,10 @@ export class StreamsModule implements PylonModule {
     const useRedisLog = cfg.log === "redis" || (cfg.log === "auto" && redisUrl !== "");
     const useRedisStore = cfg.commands.store === "redis" || (cfg.commands.store === "auto" && redisUrl !== "");
     if ((useRedisLog || useRedisStore) && redisUrl === "") throw new Error("delivery: log/commands.store \"redis\" needs cluster.redisUrl");
-    const retention = (stream: string): Retention =>
-      retentionFor(stream, { maxCount: cfg.maxCount, maxAgeMs: cfg.maxAgeMs, maxBytes: cfg.maxBytes }, cfg.retention, this.#retentionCache);
+    const retention = (stream: string): Retention => {
+      const c = this.#config;
+      return retentionFor(stream, { maxCount: c.maxCount, maxAgeMs: c.maxAgeMs, maxBytes: c.maxBytes }, c.retention, this.#retentionCache);
+    };
     const connectionName = `pylon-${ctx.nodeId}`;
     const onRedisError = (err: Error, connection: string): void => this.#error(err, `redis ${connection}`);
     this.#log =
@@ -225,10 +227,26 @@ export class StreamsModule implements PylonModule {
   async start(): Promise<void> {
     if (this.#log instanceof RedisLog) await this.#log.ready();
     this.#commands.startWorker();
-    if (this.#config.positionCheckMs > 0) {
-      this.#timer = setInterval(() => this.#checkAll(true), this.#config.positionCheckMs);
-      this.#timer.unref();
-    }
+    this.#armPositionCheck();
+  }
+
+  #armPositionCheck(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#closed || this.#config.positionCheckMs <= 0) return;
+    this.#timer = setInterval(() => this.#checkAll(true), this.#config.positionCheckMs);
+    this.#timer.unref();
+  }
+
+  /**
+   * SIGHUP: retention (count/age/bytes and rules), replay limits, position-check interval, HTTP limits apply at once.
+   * The log/store backends, namespace and key prefix need a restart.
+   */
+  reload(config: PylonConfig): void {
+    const prev = this.#config;
+    this.#config = config.delivery;
+    this.#retentionCache.clear();
+    if (prev.positionCheckMs !== this.#config.positionCheckMs && this.#timer !== undefined) this.#armPositionCheck();
   }
 
   /** A handle to publish to / read from a stream. */

@@ -5,6 +5,7 @@ import { StreamsModule } from "../../src/delivery/streams-module.js";
 import { PylonClient, PylonClientError } from "../../src/client/index.js";
 import { STREAM_EVENTS, type ResyncNotice, type SubscribeAck } from "../../src/protocol/streams.js";
 import { PylonError } from "../../src/protocol/errors.js";
+import { parseConfig } from "../../src/config/index.js";
 import { connectClient, emitWithAck, startRedis, useCleanup, waitFor, onceEvent, type RedisProcess } from "../helpers/index.js";
 
 const cleanup = useCleanup();
@@ -86,6 +87,18 @@ describe("streams over Socket.IO (memory log, one node)", () => {
     await pylon.stream("short").publish("e", { n: 101 });
     await waitFor(() => got.length === 1);
     assert.deepEqual(got, [101]);
+  });
+
+  it("applies a reloaded retention (SIGHUP path) to the next appends", async () => {
+    const { pylon, url } = await startServer();
+    for (let n = 1; n <= 30; n++) await pylon.stream("reload").publish("e", { n });
+    assert.equal((await fetch(`${url}/api/streams/reload?after=0&limit=1`)).status, 200);
+    pylon.reload(parseConfig({ server: { port: 0, host: "127.0.0.1", demo: false }, log: { level: "warn" }, delivery: { retention: [{ pattern: "rel*", maxCount: 5 }] } }));
+    await pylon.stream("reload").publish("e", { n: 31 });
+    const r = await fetch(`${url}/api/streams/reload?after=0&limit=1`);
+    assert.equal(r.status, 409);
+    const ok = (await (await fetch(`${url}/api/streams/reload?after=26`)).json()) as { messages: { seq: number }[] };
+    assert.deepEqual(ok.messages.map((m) => m.seq), [27, 28, 29, 30, 31]);
   });
 
   it("refuses bad input with documented error acks", async () => {
