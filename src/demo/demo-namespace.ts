@@ -15,6 +15,9 @@ export interface DemoServerEvents {
   message: (msg: { room: string; text: string; from: string }) => void;
 }
 
+/** Every event name of the demo contract, both directions. */
+const DEMO_EVENT_NAMES = ["echo", "join", "say", "message"] as const satisfies readonly (keyof DemoClientEvents | keyof DemoServerEvents)[];
+
 const ROOM_RE = /^[A-Za-z0-9_:.-]{1,64}$/;
 const MAX_TEXT = 4096;
 
@@ -33,6 +36,7 @@ export class DemoModule implements PylonModule {
   }
 
   setup(ctx: PylonContext): void {
+    ctx.metrics.declareEvents(DEMO_EVENT_NAMES); // counted by name in pylon_events_in/out_total
     const nsp = ctx.io.of("/demo");
     nsp.on("connection", (socket: Socket<DemoClientEvents, DemoServerEvents>) => {
       socket.on("echo", (payload, ack) => {

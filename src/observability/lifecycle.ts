@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "socket.io";
 import type { PylonContext, PylonModule } from "../server/module.js";
+import { STREAM_EVENTS } from "../protocol/streams.js";
 import { identifyClient } from "./client-versions.js";
 import { SocketInstruments } from "./traffic.js";
 import { UpgradeTracker } from "./upgrades.js";
@@ -50,6 +51,8 @@ export class LifecycleObserver implements PylonModule {
       metrics.bytesInCount += typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
     };
     this.#upgrades = upgrades;
+    // the reserved stream/command events of the wire contract are counted by name when streams are on
+    if (ctx.config.delivery.enabled) metrics.declareEvents(Object.values(STREAM_EVENTS));
     io.engine.on("headers", (_headers: unknown, req: IncomingMessage) => upgrades.onHeaders(req));
     io.engine.on("connection", (raw: EngineSocketLike) => {
       const protocol = String(raw.protocol);
