@@ -30,7 +30,8 @@ export function engineOptions(engine: PylonConfig["engine"]): Partial<ServerOpti
     upgradeTimeout: engine.upgradeTimeout,
     maxHttpBufferSize: engine.maxHttpBufferSize,
     perMessageDeflate: engine.perMessageDeflate ? { threshold: engine.perMessageDeflateThreshold } : false,
-    httpCompression: engine.httpCompression,
+    // engine.io replaces (does not merge) its default { threshold: 1024 }: `true` would gzip even 1-byte pings.
+    httpCompression: engine.httpCompression ? { threshold: 1024 } : false,
     allowEIO3: engine.allowEIO3,
     serveClient: engine.serveClient,
     cleanupEmptyChildNamespaces: true,
