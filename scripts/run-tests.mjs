@@ -25,6 +25,9 @@ const build = spawnSync("npm", ["run", "-s", "build"], { stdio: "inherit" });
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const concurrency = process.env.PYLON_TEST_CONCURRENCY ?? "2";
-const args = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=600000", ...files];
+// --test-force-exit: a file whose tests are done exits even if a client library keeps a socket or timer alive
+// (e.g. fetch keep-alive); servers under test are separate processes, killed by the harness.
+// --test-timeout: no single test may hang the run; the slowest test takes well under 5 minutes.
+const args = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=300000", "--test-force-exit", ...files];
 const run = spawnSync(process.execPath, args, { stdio: "inherit" });
 process.exit(run.status ?? 1);
