@@ -128,6 +128,18 @@
 
     fill($("clients"), s.clients.map((k) => [{ text: k.eio, cls: "l" }, { text: k.client, cls: "l" }, { text: k.version, cls: "l" }, { text: fmt.int(k.handshakes) }]), 4, "no handshakes yet");
 
+    const bp = s.backplane || { connected: null, publishErrors: 0, rtt: {} };
+    const st = s.streams || { publishedPerSec: 0, replayedPerSec: 0, subscriptions: 0, resyncs: 0 };
+    const state = el("span", bp.connected === null ? "" : bp.connected ? "ok-text" : "tag", bp.connected === null ? "none (memory adapter)" : bp.connected ? "up" : "DOWN");
+    fill($("backplane"), [
+      [{ text: "Backplane", cls: "l" }, { node: state }],
+      [{ text: "Round trip p99", cls: "l" }, { text: fmt.ms(bp.rtt && bp.rtt.p99) }],
+      [{ text: "Publish errors", cls: "l" }, { text: fmt.int(bp.publishErrors) }],
+      [{ text: "Stream publishes / s", cls: "l" }, { text: fmt.rate(st.publishedPerSec) }],
+      [{ text: "Stream subscriptions", cls: "l" }, { text: fmt.int(st.subscriptions) }],
+      [{ text: "Resyncs", cls: "l" }, { text: fmt.int(st.resyncs) }],
+    ], 2, "");
+
     $("security-total").textContent = fmt.int(s.security.total) + " recorded";
     fill($("security"), s.security.recent.map((e) => {
       const tag = el("span", "tag", e.type);

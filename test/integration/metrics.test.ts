@@ -201,6 +201,9 @@ test("metrics: every series exists and moves with the traffic; admin API answers
   assert.equal(metricSum(m, "pylon_backplane_connected"), 1);
   assert.ok(delta(m, "pylon_backplane_messages_out_total") > 0 && delta(m, "pylon_backplane_messages_in_total") > 0);
   assert.equal(delta(m, "pylon_backplane_publish_errors_total"), 0);
+  const bp = ((await (await fetch(`${pylon.url}/api/stats`, auth)).json()) as { backplane: { connected: boolean | null; rtt: { count: number } } }).backplane;
+  assert.equal(bp.connected, true);
+  assert.ok(bp.rtt.count >= 2);
 
   // streams: 3 publishes over HTTP, a subscriber from seq 0 gets them replayed, then one live
   const publish = (n: number): Promise<Response> =>

@@ -43,6 +43,9 @@ export interface NodeStats {
   disconnects: { total: number; perSec: number; byReason: Record<string, number> };
   latency: { ackClientToServer: Percentiles; ackServerToClient: Percentiles };
   clients: { eio: string; client: string; version: string; handshakes: number }[];
+  /** null fields: no backplane (memory adapter). */
+  backplane: { connected: boolean | null; publishErrors: number; rtt: Percentiles };
+  streams: { publishedPerSec: number; replayedPerSec: number; subscriptions: number; resyncs: number };
   process: { rssBytes: number; heapUsedBytes: number; eventLoopLagP99Seconds: number | null };
   security: { total: number; byType: Record<string, number>; recent: ReturnType<Metrics["securityEvents"]["recent"]> };
 }
@@ -180,6 +183,18 @@ export class StatsService {
       clients: (cur.metrics.get(`${p}client_handshakes_total`) ?? [])
         .map((v) => ({ eio: String(v.labels.eio), client: String(v.labels.client), version: String(v.labels.version), handshakes: v.value }))
         .sort((a, b) => b.handshakes - a.handshakes),
+      backplane: {
+        // backplane_connected is 0 without a backplane too: a node has one once its health reported a state
+        connected: sum(cur, `${p}backplane_state_changes_total`) > 0 ? sum(cur, `${p}backplane_connected`) >= 1 : null,
+        publishErrors: sum(cur, `${p}backplane_publish_errors_total`),
+        rtt: this.#percentiles(cur, base, `${p}backplane_publish_rtt_seconds`),
+      },
+      streams: {
+        publishedPerSec: rate(`${p}stream_published_total`),
+        replayedPerSec: rate(`${p}stream_replayed_messages_total`),
+        subscriptions: sum(cur, `${p}stream_subscriptions`),
+        resyncs: sum(cur, `${p}stream_resyncs_total`),
+      },
       process: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, eventLoopLagP99Seconds: lag ?? null },
       security: {
         total: sum(cur, `${p}security_events_total`),
