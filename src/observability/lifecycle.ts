@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "socket.io";
+import type { PylonConfig } from "../config/index.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { STREAM_EVENTS } from "../protocol/streams.js";
 import { identifyClient } from "./client-versions.js";
@@ -86,6 +87,11 @@ export class LifecycleObserver implements PylonModule {
 
   close(): void {
     this.#upgrades?.close();
+  }
+
+  /** SIGHUP: names added to metrics.eventNames are counted by name from now on (names are never undeclared). */
+  reload(config: PylonConfig): void {
+    this.#ctx?.metrics.declareEvents(config.metrics.eventNames);
   }
 
   /** Called by the namespace registry for every declared namespace. */
