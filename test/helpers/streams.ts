@@ -157,17 +157,36 @@ export interface DelayProxy {
 export async function startDelayProxy(opts: { host: string; targetHost: string; targetPort: number; delayMs: number; lossPct: number }): Promise<DelayProxy> {
   const { createServer, connect } = await import("node:net");
   const sockets = new Set<import("node:net").Socket>();
+  // one FIFO and one timer per direction: chunks leave strictly in arrival order (separate timers could reorder
+  // chunks that fall due at the same millisecond)
   const pipe = (from: import("node:net").Socket, to: import("node:net").Socket): void => {
+    const queue: { chunk: Buffer | null; due: number }[] = [];
+    let timer: NodeJS.Timeout | undefined;
     let due = 0;
-    from.on("data", (chunk: Buffer) => {
-      const extra = Math.random() * 100 < opts.lossPct ? 200 + Math.random() * 200 : 0;
+    const drain = (): void => {
+      timer = undefined;
+      const now = Date.now();
+      while (queue.length > 0 && queue[0]!.due <= now) {
+        const { chunk } = queue.shift()!;
+        if (to.destroyed) continue;
+        if (chunk === null) to.end();
+        else to.write(chunk);
+      }
+      if (queue.length > 0) {
+        timer = setTimeout(drain, queue[0]!.due - now);
+        timer.unref();
+      }
+    };
+    const push = (chunk: Buffer | null, extra: number): void => {
       due = Math.max(Date.now() + opts.delayMs + extra, due);
-      const t = setTimeout(() => {
-        if (!to.destroyed) to.write(chunk);
-      }, due - Date.now());
-      t.unref();
-    });
-    from.on("end", () => setTimeout(() => to.end(), Math.max(0, due - Date.now())).unref());
+      queue.push({ chunk, due });
+      if (timer === undefined) {
+        timer = setTimeout(drain, Math.max(0, queue[0]!.due - Date.now()));
+        timer.unref();
+      }
+    };
+    from.on("data", (chunk: Buffer) => push(chunk, Math.random() * 100 < opts.lossPct ? 200 + Math.random() * 200 : 0));
+    from.on("end", () => push(null, 0));
   };
   const server = createServer((client) => {
     const upstream = connect({ host: opts.targetHost, port: opts.targetPort });

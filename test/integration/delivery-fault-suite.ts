@@ -20,6 +20,13 @@ export interface FaultSuiteOptions {
   commands: number;
   /** ms between two random client disconnects while publishing. */
   chaosEveryMs: number;
+  /** Share of clients on polling only and on polling+upgrade (the rest websocket only). */
+  pollingShare: number;
+  upgradeShare: number;
+  /** Concurrent command senders. */
+  commandWorkers: number;
+  /** How long to wait, after publishing, for every client to have every message. */
+  settleTimeoutMs: number;
   log: (line: string) => void;
 }
 
@@ -83,7 +90,8 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
   let resyncs = 0;
   let replayedAcks = 0;
   for (let i = 0; i < o.clients; i++) {
-    const transports = i % 3 === 0 ? ["websocket"] : i % 3 === 1 ? ["polling"] : ["polling", "websocket"];
+    const slot = (i % 100) / 100;
+    const transports = slot < o.pollingShare ? ["polling"] : slot < o.pollingShare + o.upgradeShare ? ["polling", "websocket"] : ["websocket"];
     const c = new PylonClient(entry, { socket: { transports }, backoff: { baseMs: 100, maxMs: 2000 }, ackTimeoutMs: 5000 });
     cleanup.add(() => c.close());
     const st: SubState[] = streams.map(() => ({ count: 0, last: 0, hash: FNV_SEED }));
@@ -179,6 +187,8 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
     for (;;) {
       const i = nextCmd++;
       if (i >= o.commands) return;
+      // spread the commands over the whole publishing run, so they cross the node kill and the CLIENT KILLs too
+      while (published < (i / o.commands) * o.messages * 0.85 && next < o.messages) await new Promise((r) => setTimeout(r, 20));
       const key = `cmd-${i}-${Math.random().toString(36).slice(2, 10)}`;
       commandKeys.push(key);
       const times = 1 + (i % 5);
@@ -232,7 +242,10 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
 
   const t0 = Date.now();
   try {
-    await Promise.all([...Array.from({ length: o.publishers }, (_, p) => publisherLoop(p)), ...Array.from({ length: 10 }, () => commandLoop())]);
+    await Promise.all([
+      Promise.all(Array.from({ length: o.publishers }, (_, p) => publisherLoop(p))).then(() => o.log(`  publishing done in ${Date.now() - t0} ms`)),
+      Promise.all(Array.from({ length: o.commandWorkers }, () => commandLoop())).then(() => o.log(`  commands done in ${Date.now() - t0} ms`)),
+    ]);
   } finally {
     clearInterval(chaos);
     next = o.messages;
@@ -249,7 +262,9 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
     return h;
   });
   const allDone = (): boolean => states.every((st) => st.every((x, si) => x.last >= heads[si]!));
-  await waitFor(allDone, { timeoutMs: 120_000, intervalMs: 200, message: "every client has every message" }).catch((err: Error) => o.log(`  ${err.message}`));
+  const tSettle = Date.now();
+  await waitFor(allDone, { timeoutMs: o.settleTimeoutMs, intervalMs: 200, message: "every client has every message" }).catch((err: Error) => o.log(`  ${err.message}`));
+  o.log(`  delivery settled ${Date.now() - tSettle} ms after the last publish`);
   let deliveries = 0;
   let lost = 0;
   let fingerprintMismatches = 0;
