@@ -188,6 +188,32 @@ describe("streams on the Redis log (in-process nodes, real redis-server)", () =>
     assert.deepEqual([...seen[0]!].sort((x, y) => x - y), Array.from({ length: 200 }, (_, k) => k));
   });
 
+  it("a Redis restart that loses the log is signalled as a resync to a new epoch, never as silent loss", async () => {
+    const url = await redisUrl();
+    const { pylon, url: base } = await startServer({ log: "redis" }, { cluster: { redisUrl: url } });
+    const c = client(base);
+    const got: string[] = [];
+    c.subscribe("lost", (_d, m) => got.push(`${m.epoch}:${m.seq}`), { after: 0 });
+    await onceEvent(c, "replayed");
+    const first = await pylon.stream("lost").publish("e", { n: 1 });
+    await waitFor(() => got.length === 1);
+    const resync = onceEvent<[ResyncNotice]>(c, "resync");
+    await redis!.restart(); // no persistence: every key is gone
+    const next = await waitFor(async () => {
+      try {
+        return await pylon.stream("lost").publish("e", { n: 2 });
+      } catch {
+        return undefined;
+      }
+    }, { timeoutMs: 20_000, message: "publish after the restart" });
+    assert.notEqual(next.epoch, first.epoch);
+    assert.equal(next.seq, 1);
+    const [notice] = await resync;
+    assert.deepEqual(notice, { stream: "lost", epoch: next.epoch, head: 0, reason: "epoch_changed" });
+    await waitFor(() => got.length === 2, { message: "the first message of the new epoch" });
+    assert.deepEqual(got, [`${first.epoch}:1`, `${next.epoch}:1`]);
+  });
+
   it("a client away longer than the age retention gets a resync, never a silent loss", async () => {
     const url = await redisUrl();
     const { pylon, url: base } = await startServer({ log: "redis", retention: [{ pattern: "short.*", maxAgeMs: 400 }] }, { cluster: { redisUrl: url } });
