@@ -16,7 +16,7 @@ describe("streams demo page in Chromium (browser SDK bundle)", () => {
     for (const text of ["one", "two", "three"]) {
       await page.fill("#text", text);
       await page.click("#say button");
-      await page.waitForFunction((t) => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes(t)), text);
+      await page.waitForFunction((t) => Array.from(document.querySelectorAll("#log li")).some((li) => li.textContent?.includes(t)), text);
     }
     const items = await page.$$eval("#log li", (lis) => lis.map((li) => li.textContent));
     assert.deepEqual(items, ["#3 three", "#2 two", "#1 one"]);
@@ -30,7 +30,7 @@ describe("streams demo page in Chromium (browser SDK bundle)", () => {
     for (const text of ["four", "five"]) {
       await other.fill("#text", text);
       await other.click("#say button");
-      await other.waitForFunction((t) => [...document.querySelectorAll("#log li")].some((li) => li.textContent?.includes(t)), text);
+      await other.waitForFunction((t) => Array.from(document.querySelectorAll("#log li")).some((li) => li.textContent?.includes(t)), text);
     }
     await page.goto(`${node.url}/streams`);
     await page.waitForFunction(() => document.querySelectorAll("#log li").length >= 2);

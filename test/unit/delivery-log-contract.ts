@@ -13,7 +13,7 @@ export interface LogFactoryOptions {
 /** The one contract every StreamLog implementation passes (memory ring, Redis Streams). */
 export function runLogContract(label: string, create: (opts: LogFactoryOptions) => Promise<StreamLog & { drop(stream: string): unknown }>): void {
   const big: Retention = { maxCount: 100_000, maxAgeMs: 0, maxBytes: 64 * 1024 * 1024 };
-  const append = (log: StreamLog, stream: string, i: number, id = randomUUID()) =>
+  const append = (log: StreamLog, stream: string, i: number, id: string = randomUUID()) =>
     log.append(stream, { event: "e", dataJson: JSON.stringify({ i }), ts: Date.now(), id });
 
   describe(`StreamLog contract: ${label}`, () => {
