@@ -7,7 +7,7 @@ import { build } from "esbuild";
 import { io, type Socket } from "socket.io-client";
 import { PylonClient } from "../../src/client/index.js";
 import { newHistogram, recordMs, summarize } from "../../src/load/index.js";
-import { freePort, REPO_ROOT } from "../lib/servers.js";
+import { freePort, readCpuUs, REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
 
 interface Proc {
@@ -128,16 +128,19 @@ async function measure(
   name: string,
   receivers: number,
   count: number,
-): Promise<{ perSec: number; p50: number; p99: number }> {
+  serverPids: number[],
+): Promise<{ perSec: number; p50: number; p99: number; cpuUsPerDelivery: number }> {
   const r = mode === "emit" ? await emitReceivers(recvUrl, receivers, name) : await streamReceivers(recvUrl, receivers, name);
   try {
     await ackCall(driver, "bench:run", { mode, name, count: 200, rate: 0 }); // warm-up
     await waitCount(r, receivers * 200, 30_000);
     const base = r.got();
+    const cpu0 = serverPids.map((p) => readCpuUs(p));
     const t0 = performance.now();
     await ackCall(driver, "bench:run", { mode, name, count, rate: 0 });
     const complete = await waitCount(r, base + receivers * count, 120_000);
     const ms = performance.now() - t0;
+    const cpuUs = serverPids.reduce((sum, p, i) => sum + readCpuUs(p) - cpu0[i]!, 0);
     const perSec = ((r.got() - base) / ms) * 1000;
     if (!complete) ctx.log(`streams: ${mode} ${name}: only ${r.got() - base} of ${receivers * count} deliveries arrived`);
     r.lat.reset();
@@ -146,7 +149,7 @@ async function measure(
     await ackCall(driver, "bench:run", { mode, name, count: latCount, rate: 200 });
     await waitCount(r, before + receivers * latCount, 30_000);
     const s = summarize(r.lat);
-    return { perSec, p50: s.p50, p99: s.p99 };
+    return { perSec, p50: s.p50, p99: s.p99, cpuUsPerDelivery: cpuUs / Math.max(1, r.got() - base) };
   } finally {
     r.close();
   }
@@ -180,6 +183,10 @@ export const streamsSuite: Suite = {
     F("redis.emit.deliveries_per_s", "io.to(room).emit deliveries/s (Redis adapter, cross-node)", "/s", "higher"),
     F("redis.stream.deliveries_per_s", "stream publish deliveries/s (Redis log, cross-node)", "/s", "higher"),
     F("redis.stream_vs_emit", "Redis stream / Redis-adapter emit throughput (target >= 0.7)", "x", "higher"),
+    F("memory.emit.cpu_us_per_delivery", "io.to(room).emit server CPU us per delivery (memory adapter)", "us", "lower"),
+    F("memory.stream.cpu_us_per_delivery", "stream server CPU us per delivery (memory log)", "us", "lower"),
+    F("redis.emit.cpu_us_per_delivery", "io.to(room).emit server CPU us per delivery (Redis adapter, both nodes)", "us", "lower"),
+    F("redis.stream.cpu_us_per_delivery", "stream server CPU us per delivery (Redis log, both nodes)", "us", "lower"),
     F("redis.emit.p50_ms", "io.to(room).emit latency p50 (200/s, Redis adapter, cross-node)", "ms", "lower"),
     F("redis.emit.p99_ms", "io.to(room).emit latency p99 (200/s, Redis adapter, cross-node)", "ms", "lower"),
     F("redis.stream.p50_ms", "stream latency p50 (200/s, Redis log, cross-node)", "ms", "lower"),
@@ -202,8 +209,9 @@ export const streamsSuite: Suite = {
       drivers.push(dm);
       for (const mode of ["emit", "stream"] as const) {
         if (!ctx.wants(`streams.memory.${mode}`)) continue;
-        const r = await measure(ctx, dm, m.url, mode, `bm.${mode}`, receivers, count);
-        ctx.log(`streams memory ${mode}: ${r.perSec.toFixed(0)} deliveries/s, p50 ${r.p50} ms p99 ${r.p99} ms (${receivers} receivers)`);
+        const r = await measure(ctx, dm, m.url, mode, `bm.${mode}`, receivers, count, [m.child.pid!]);
+        ctx.log(`streams memory ${mode}: ${r.perSec.toFixed(0)} deliveries/s, ${r.cpuUsPerDelivery.toFixed(2)} us server CPU/delivery, p50 ${r.p50} ms p99 ${r.p99} ms (${receivers} receivers)`);
+        ctx.record(`streams.memory.${mode}.cpu_us_per_delivery`, r.cpuUsPerDelivery);
         ctx.record(`streams.memory.${mode}.deliveries_per_s`, r.perSec);
         ctx.record(`streams.memory.${mode}.p50_ms`, r.p50);
         ctx.record(`streams.memory.${mode}.p99_ms`, r.p99);
@@ -224,9 +232,10 @@ export const streamsSuite: Suite = {
       const thr: Record<string, number> = {};
       for (const mode of ["emit", "stream"] as const) {
         if (!ctx.wants(`streams.redis.${mode}`) && !ctx.wants("streams.redis.stream_vs_emit")) continue;
-        const r = await measure(ctx, da, b.url, mode, `br.${mode}`, receivers, count);
+        const r = await measure(ctx, da, b.url, mode, `br.${mode}`, receivers, count, [a.child.pid!, b.child.pid!]);
         thr[mode] = r.perSec;
-        ctx.log(`streams redis ${mode}: ${r.perSec.toFixed(0)} deliveries/s, p50 ${r.p50} ms p99 ${r.p99} ms (${receivers} receivers on the other node)`);
+        ctx.log(`streams redis ${mode}: ${r.perSec.toFixed(0)} deliveries/s, ${r.cpuUsPerDelivery.toFixed(2)} us server CPU/delivery (both nodes), p50 ${r.p50} ms p99 ${r.p99} ms (${receivers} receivers on the other node)`);
+        ctx.record(`streams.redis.${mode}.cpu_us_per_delivery`, r.cpuUsPerDelivery);
         ctx.record(`streams.redis.${mode}.deliveries_per_s`, r.perSec);
         ctx.record(`streams.redis.${mode}.p50_ms`, r.p50);
         ctx.record(`streams.redis.${mode}.p99_ms`, r.p99);
