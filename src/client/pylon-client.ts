@@ -185,7 +185,7 @@ export class PylonClient extends Emitter<ClientEvents> {
 
   #subscribe(stream: string, handler: MessageHandler, opts: SubscribeOptions, internal: boolean): () => void {
     if (this.#subs.has(stream)) throw new Error(`already subscribed to ${stream}`);
-    const saved = this.#positions.get(stream);
+    const saved = internal ? undefined : this.#positions.get(stream);
     const st: SubState = {
       handler,
       epoch: opts.epoch ?? (opts.after !== undefined ? undefined : saved?.epoch),
@@ -303,6 +303,8 @@ export class PylonClient extends Emitter<ClientEvents> {
   }
 
   #save(stream: string, st: SubState): void {
+    // the reply stream belongs to this client instance only: its position is not persisted
+    if (st.internal) return;
     if (st.epoch !== undefined && st.last !== undefined) this.#positions.set(stream, { epoch: st.epoch, seq: st.last });
   }
 
