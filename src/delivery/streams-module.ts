@@ -97,6 +97,7 @@ export class StreamsModule implements PylonModule {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #lastErrorLog = 0;
+  #warnedHttp = false;
   #m!: {
     published: Counter<string>;
     live: Counter<string>;
@@ -476,6 +477,21 @@ export class StreamsModule implements PylonModule {
     reply({ ok: true, stream, epoch: hub.epoch, head: sent, replayed, resync: resync !== undefined });
   }
 
+  /**
+   * HTTP reads/publishes go through the authorizeHttp hook. Without one, they are open only while authentication is
+   * off (security.jwt.mode "off"): with JWT on and no hook, the HTTP API would bypass the socket authorization, so it
+   * is refused.
+   */
+  async #httpAllowed(req: IncomingMessage, stream: string, action: "read" | "publish"): Promise<boolean> {
+    if (this.hooks.authorizeHttp) return this.hooks.authorizeHttp(req, stream, action);
+    if (this.#ctx.config.security.jwt.mode === "off") return true;
+    if (!this.#warnedHttp) {
+      this.#warnedHttp = true;
+      this.#ctx.logger.warn("delivery: /api/streams refused: authentication is on and no authorizeHttp hook is set");
+    }
+    return false;
+  }
+
   async #httpRead(req: IncomingMessage, res: import("node:http").ServerResponse, url: URL): Promise<void> {
     const stream = decodeURIComponent(url.pathname.slice("/api/streams/".length));
     if (!STREAM_NAME_RE.test(stream)) return sendJson(res, 400, this.#refuse("invalid_stream"));
@@ -483,7 +499,7 @@ export class StreamsModule implements PylonModule {
     const limitRaw = Number(url.searchParams.get("limit") ?? String(this.#config.httpReplayLimit));
     if (!Number.isSafeInteger(after) || after < 0) return sendJson(res, 400, this.#refuse("invalid_payload", { path: "after" }));
     if (!Number.isSafeInteger(limitRaw) || limitRaw < 1) return sendJson(res, 400, this.#refuse("invalid_payload", { path: "limit" }));
-    if (this.hooks.authorizeHttp && !(await this.hooks.authorizeHttp(req, stream, "read"))) return sendJson(res, 403, this.#refuse("subscribe_forbidden", { stream }));
+    if (!(await this.#httpAllowed(req, stream, "read"))) return sendJson(res, 403, this.#refuse("subscribe_forbidden", { stream }));
     const limit = Math.min(limitRaw, this.#config.httpReplayLimit);
     let r;
     try {
@@ -503,7 +519,7 @@ export class StreamsModule implements PylonModule {
   async #httpPublish(req: IncomingMessage, res: import("node:http").ServerResponse, url: URL): Promise<void> {
     const stream = decodeURIComponent(url.pathname.slice("/api/streams/".length));
     if (!STREAM_NAME_RE.test(stream)) return sendJson(res, 400, this.#refuse("invalid_stream"));
-    if (this.hooks.authorizeHttp && !(await this.hooks.authorizeHttp(req, stream, "publish"))) return sendJson(res, 403, this.#refuse("publish_forbidden", { stream }));
+    if (!(await this.#httpAllowed(req, stream, "publish"))) return sendJson(res, 403, this.#refuse("publish_forbidden", { stream }));
     let body: { event?: unknown; data?: unknown; id?: unknown };
     try {
       body = JSON.parse(await readBody(req, this.#config.maxMessageBytes + 1024)) as typeof body;

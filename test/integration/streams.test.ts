@@ -130,6 +130,20 @@ describe("streams over Socket.IO (memory log, one node)", () => {
     assert.equal((await fetch(`${url}/api/streams/bad%20name`)).status, 400);
   });
 
+  it("never lets the HTTP API bypass socket authorization: with authentication on and no HTTP hook it answers 403", async () => {
+    const { pylon, url } = await startServer({ httpPublish: true }, { security: { jwt: { mode: "optional" } } });
+    await pylon.stream("guarded").publish("e", { n: 1 });
+    const read = await fetch(`${url}/api/streams/guarded?after=0`);
+    assert.equal(read.status, 403);
+    assert.equal(((await read.json()) as { error: { code: string } }).error.code, "subscribe_forbidden");
+    const pub = await fetch(`${url}/api/streams/guarded`, { method: "POST", body: JSON.stringify({ event: "e", data: 1 }) });
+    assert.equal(pub.status, 403);
+    // with a hook, the hook decides
+    pylon.module(StreamsModule)!.hooks.authorizeHttp = (_req, stream, action) => action === "read" && stream === "guarded";
+    assert.equal((await fetch(`${url}/api/streams/guarded?after=0`)).status, 200);
+    assert.equal((await fetch(`${url}/api/streams/other?after=0`)).status, 403);
+  });
+
   it("runs a command once per idempotency key and answers retries with the first result", async () => {
     const { streams, url } = await startServer();
     let effects = 0;
