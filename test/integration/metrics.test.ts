@@ -66,7 +66,6 @@ test("metrics: every series exists and moves with the traffic; admin API answers
   const pylon = await startPylon({
     config: {
       cluster: { redisUrl: redis.url, probeIntervalMs: 200 },
-      delivery: { httpPublish: true },
       flow: { sampleIntervalMs: 100 },
       admin: { token: TOKEN, sampleIntervalMs: 250, rateWindowMs: 5000 },
       metrics: { eventNames: ["echo", "join", "say", "message"] },
@@ -205,11 +204,16 @@ test("metrics: every series exists and moves with the traffic; admin API answers
   assert.equal(bp.connected, true);
   assert.ok(bp.rtt.count >= 2);
 
-  // streams: 3 publishes over HTTP, a subscriber from seq 0 gets them replayed, then one live
+  // streams: 3 publishes over HTTP, a subscriber from seq 0 gets them replayed, then one live. On a second node
+  // without JWT: the HTTP stream API is refused when authentication is on and no authorizeHttp hook is set.
+  const streamsNode = await startPylon({ config: { delivery: { httpPublish: true } } });
+  cleanup.add(() => streamsNode.kill());
+  const streamsBefore = (await scrape(streamsNode)).m;
+  const sdelta = (after: Map<string, number>, name: string): number => metricSum(after, name) - metricSum(streamsBefore, name);
   const publish = (n: number): Promise<Response> =>
-    fetch(`${pylon.url}/api/streams/metrics-stream`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ event: "tick", data: { n } }) });
+    fetch(`${streamsNode.url}/api/streams/metrics-stream`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ event: "tick", data: { n } }) });
   for (let n = 1; n <= 3; n++) assert.equal((await publish(n)).status, 200);
-  const sub = await connectClient(pylon.url, { transports: ["websocket"] });
+  const sub = await connectClient(streamsNode.url, { transports: ["websocket"] });
   const seen: unknown[] = [];
   sub.on("pylon:batch", (b: { messages: unknown[] }) => seen.push(...b.messages));
   sub.on("pylon:msg", (msg: unknown) => seen.push(msg));
@@ -218,11 +222,12 @@ test("metrics: every series exists and moves with the traffic; admin API answers
   await waitFor(() => seen.length === 3, { message: "3 replayed" });
   assert.equal((await publish(4)).status, 200);
   await waitFor(() => seen.length === 4, { message: "1 live" });
-  m = (await scrape(pylon)).m;
-  assert.equal(delta(m, "pylon_stream_published_total"), 4);
-  assert.equal(delta(m, "pylon_stream_replayed_messages_total"), 3);
-  assert.ok(delta(m, "pylon_stream_live_messages_total") >= 1);
-  assert.equal(metricSum(m, "pylon_stream_subscriptions"), 1);
+  const sm = (await scrape(streamsNode)).m;
+  assert.equal(sdelta(sm, "pylon_stream_published_total"), 4);
+  assert.equal(sdelta(sm, "pylon_stream_replayed_messages_total"), 3);
+  assert.ok(sdelta(sm, "pylon_stream_live_messages_total") >= 1);
+  assert.equal(metricSum(sm, "pylon_stream_subscriptions"), 1);
+  assert.ok(metricSum(sm, "pylon_events_out_total", { event: "pylon:batch" }) >= 1, "reserved stream events counted by name");
   sub.disconnect();
 
   // disconnects by reason, connections back to zero
