@@ -142,6 +142,7 @@ function pipelineNsPerEvent(n: number): number {
     validator,
     authorizer: new Authorizer(config.security.authz),
     authEnabled: false,
+    closed: false,
     wireSizes: () => sizes,
     refresh: () => undefined,
     address: () => "127.0.0.1",

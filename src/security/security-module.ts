@@ -8,7 +8,7 @@ import { Authorizer, type AuthzResult } from "./authz.js";
 import { failureReason, TokenVerifier } from "./jwt.js";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./rate-store.js";
 import { EventValidator, type EventSpecs } from "./schemas.js";
-import { SocketGuard } from "./socket-guard.js";
+import { SocketGuard, type GuardDeps } from "./socket-guard.js";
 import { WireSizes } from "./wire-sizes.js";
 import type { PylonUser } from "./user.js";
 
@@ -23,11 +23,6 @@ export interface SecurityModuleOptions {
 
 /** Longest timer Node accepts; tokens living longer are re-armed when it fires. */
 const MAX_TIMER_MS = 2_147_000_000;
-
-interface SocketState {
-  guard: SocketGuard;
-  timer?: NodeJS.Timeout;
-}
 
 /** Reads the token: auth.token, then `Authorization: Bearer`, then the query parameter when enabled. */
 export function extractToken(socket: Socket, queryParam: string): string | undefined {
@@ -62,8 +57,15 @@ export class SecurityModule implements PylonModule {
   #store: RateLimitStore | undefined;
   #audit: SecurityAudit | undefined;
   #ctx: PylonContext | undefined;
-  readonly #sockets = new Map<Socket, SocketState>();
+  /** Guards whose token-expiry timer is armed (module close clears them); nothing is kept per socket otherwise. */
+  readonly #timed = new Map<Socket, SocketGuard>();
   readonly #wireSizes = new WeakMap<object, WireSizes>();
+  /** Shared by every guard (one object per module, not closures per socket). */
+  #deps: { -readonly [K in keyof GuardDeps]: GuardDeps[K] } | undefined;
+  /** Engine "data" listener shared by every connection (`this` is the connection). */
+  readonly #onData: (this: object, data: string | Buffer | ArrayBuffer) => void;
+  /** Socket "disconnect" listener shared by every socket (`this` is the socket). */
+  readonly #onDisconnect: (this: Socket) => void;
   readonly #attached = new Set<string>();
   readonly #disposers: (() => void)[] = [];
   #closed = false;
@@ -77,6 +79,19 @@ export class SecurityModule implements PylonModule {
     this.authorizer = new Authorizer(config.security.authz);
     this.validator = new EventValidator(config.security.events, options.events);
     this.#storeOverride = options.store;
+    const wireSizes = this.#wireSizes;
+    const timed = this.#timed;
+    this.#onData = function onData(this: object, data: string | Buffer | ArrayBuffer): void {
+      wireSizes.get(this)?.onData(data);
+    };
+    this.#onDisconnect = function onDisconnect(this: Socket): void {
+      wireSizes.get(this.conn)?.forget(this.nsp.name);
+      const guard = timed.get(this);
+      if (guard !== undefined) {
+        timed.delete(this);
+        guard.close();
+      }
+    };
     if (config.security.rateLimit.enabled && config.security.rateLimit.store === "redis" && !config.cluster.redisUrl && !options.store) {
       throw new Error("security.rateLimit.store is redis but cluster.redisUrl is empty; set cluster.redisUrl or use store memory");
     }
@@ -89,6 +104,17 @@ export class SecurityModule implements PylonModule {
   setup(ctx: PylonContext): void {
     this.#ctx = ctx;
     const audit = (this.#audit = new SecurityAudit(ctx.logger, ctx.metrics));
+    this.#deps = {
+      config: this.#config,
+      audit,
+      validator: this.validator,
+      authorizer: this.authorizer,
+      authEnabled: this.authEnabled,
+      closed: false,
+      wireSizes: (s) => this.#wireSizes.get(s.conn),
+      refresh: (guard, s, args, ack) => void this.#refresh(guard, s, args, ack),
+      address: (s) => this.#address(s),
+    };
     const rate = this.#config.rateLimit;
     if (rate.enabled) {
       const store = (this.#store =
@@ -171,57 +197,42 @@ export class SecurityModule implements PylonModule {
   }
 
   #onConnection(socket: Socket): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#deps === undefined) return;
     const conn = socket.conn;
     if (!this.#wireSizes.has(conn)) {
-      const sizes = new WireSizes();
-      this.#wireSizes.set(conn, sizes);
-      conn.on("data", sizes.onData);
-      conn.once("close", () => conn.off("data", sizes.onData));
+      this.#wireSizes.set(conn, new WireSizes());
+      conn.on("data", this.#onData); // dies with the connection: no close listener needed
     }
-    const guard = new SocketGuard(socket, {
-      config: this.#config,
-      audit: this.#audit!,
-      validator: this.validator,
-      authorizer: this.authorizer,
-      authEnabled: this.authEnabled,
-      wireSizes: (s) => this.#wireSizes.get(s.conn),
-      refresh: (s, args, ack) => void this.#refresh(s, args, ack),
-      address: (s) => this.#address(s),
-    });
-    const state: SocketState = { guard };
-    this.#sockets.set(socket, state);
+    const guard = new SocketGuard(socket, this.#deps);
     socket.use(guard.middleware);
-    this.#armExpiry(socket, state);
-    socket.once("disconnect", () => {
-      this.#wireSizes.get(conn)?.forget(socket.nsp.name);
-      if (state.timer) clearTimeout(state.timer);
-      guard.close();
-      this.#sockets.delete(socket);
-    });
+    this.#armExpiry(socket, guard);
+    socket.on("disconnect", this.#onDisconnect);
   }
 
   /** Disconnects the socket (reason token_expired) when its token expires, plus the clock tolerance. */
-  #armExpiry(socket: Socket, state: SocketState): void {
-    if (state.timer) clearTimeout(state.timer);
-    state.timer = undefined;
+  #armExpiry(socket: Socket, guard: SocketGuard): void {
+    if (guard.timer) clearTimeout(guard.timer);
+    guard.timer = undefined;
+    this.#timed.delete(socket);
     const user = (socket.data as { user?: PylonUser }).user;
     if (!user?.exp || !this.#config.jwt.disconnectOnExpiry) return;
     const due = user.exp * 1000 + this.#config.jwt.clockToleranceSec * 1000;
     const fire = (): void => {
       const left = due - Date.now();
       if (left > 0) {
-        state.timer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
+        guard.timer = setTimeout(fire, Math.min(left, MAX_TIMER_MS));
         return;
       }
-      state.timer = undefined;
-      state.guard.disconnect("token_expired");
+      guard.timer = undefined;
+      this.#timed.delete(socket);
+      guard.disconnect("token_expired");
     };
-    state.timer = setTimeout(fire, Math.min(Math.max(due - Date.now(), 0), MAX_TIMER_MS));
+    guard.timer = setTimeout(fire, Math.min(Math.max(due - Date.now(), 0), MAX_TIMER_MS));
+    this.#timed.set(socket, guard);
   }
 
   /** auth:refresh(token | { token }, ack): verifies like the handshake; the subject must stay the same. */
-  async #refresh(socket: Socket, args: unknown[], ack: ((res: unknown) => void) | undefined): Promise<void> {
+  async #refresh(guard: SocketGuard, socket: Socket, args: unknown[], ack: ((res: unknown) => void) | undefined): Promise<void> {
     const audit = this.#audit!;
     const namespace = socket.nsp.name;
     const arg = args[0];
@@ -256,10 +267,9 @@ export class SecurityModule implements PylonModule {
       ack?.({ error: errorBody("forbidden") });
       return;
     }
-    const state = this.#sockets.get(socket);
-    if (!state || !socket.connected) return;
+    if (!socket.connected || this.#closed) return;
     (socket.data as { user?: PylonUser }).user = user;
-    this.#armExpiry(socket, state);
+    this.#armExpiry(socket, guard);
     ack?.({ ok: true, ...(user.exp ? { exp: user.exp } : {}) });
   }
 
@@ -286,12 +296,10 @@ export class SecurityModule implements PylonModule {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#deps) this.#deps.closed = true;
     for (const d of this.#disposers.splice(0)) d();
-    for (const state of this.#sockets.values()) {
-      if (state.timer) clearTimeout(state.timer);
-      state.guard.close();
-    }
-    this.#sockets.clear();
+    for (const guard of this.#timed.values()) guard.close();
+    this.#timed.clear();
     await this.#store?.close();
   }
 }

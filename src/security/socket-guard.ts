@@ -17,17 +17,19 @@ export const REFRESH_EVENT = "auth:refresh";
 export const DISCONNECT_EVENT = "pylon:disconnect";
 
 
-/** What the guard needs from the module (no back-reference to the module itself). */
+/** What the guard needs from the module (no back-reference to the module itself). One object shared by every guard. */
 export interface GuardDeps {
   readonly config: SecurityConfig;
   readonly audit: SecurityAudit;
   readonly validator: EventValidator;
   readonly authorizer: Authorizer;
   readonly authEnabled: boolean;
+  /** True once the module closed: events are refused (counted) from then on. */
+  readonly closed: boolean;
   /** Inbound event sizes of the socket's Engine.IO connection. */
   wireSizes(socket: Socket): WireSizes | undefined;
   /** Handles auth:refresh (verification lives with the handshake code). */
-  refresh(socket: Socket, args: unknown[], ack: ((res: unknown) => void) | undefined): void;
+  refresh(guard: SocketGuard, socket: Socket, args: unknown[], ack: ((res: unknown) => void) | undefined): void;
   address(socket: Socket): string;
 }
 
@@ -38,43 +40,49 @@ const ackOf = (packet: unknown[]): Ack | undefined => {
   return typeof last === "function" ? (last as Ack) : undefined;
 };
 
+/** Rate-limit state of one socket (only when security.rateLimit.enabled). */
+interface Limits {
+  readonly event: TokenBucket;
+  readonly bytes: TokenBucket;
+  readonly strikes: TokenBucket;
+  perEvent: Map<string, TokenBucket> | undefined;
+}
+
 /**
  * The per-socket event pipeline, one `socket.use` middleware: rate limits (events, per event, bytes) -> reserved
  * auth:refresh -> size check -> schema validation -> room authorization -> next middleware (idempotency) -> handler.
  * A refused event never reaches a handler; it gets an error ack when it asked for one and is always counted.
  * Sustained rate-limit abuse disconnects the whole connection (reason rate_limited).
+ * Kept small: it lives as long as the connection (shared deps, rate-limit state only when enabled).
  */
 export class SocketGuard {
   readonly #socket: Socket;
   readonly #deps: GuardDeps;
-  readonly #namespace: string;
-  readonly #rate: SecurityConfig["rateLimit"];
-  readonly #eventBucket: TokenBucket | undefined;
-  readonly #bytes: TokenBucket | undefined;
-  readonly #strikes: TokenBucket | undefined;
+  readonly #limits: Limits | undefined;
   /** This namespace's validated events (undefined: the namespace is not validated). */
   readonly #events: ReadonlyMap<string, CompiledEvent> | undefined;
-  readonly #maxBytes: number;
-  #perEvent: Map<string, TokenBucket> | undefined;
   #closed = false;
+  /** Token-expiry timer (armed by the module when the token has an exp). */
+  timer: NodeJS.Timeout | undefined = undefined;
 
   constructor(socket: Socket, deps: GuardDeps, now = Date.now()) {
     this.#socket = socket;
     this.#deps = deps;
-    this.#namespace = socket.nsp.name;
-    this.#rate = deps.config.rateLimit;
-    this.#events = deps.validator.events(this.#namespace);
-    this.#maxBytes = deps.config.events.maxBytes;
-    if (this.#rate.enabled) {
-      this.#eventBucket = new TokenBucket(this.#rate.eventsPerSec, this.#rate.eventBurst, now);
-      this.#bytes = new TokenBucket(this.#rate.bytesPerSec, this.#rate.byteBurst, now);
-      this.#strikes = new TokenBucket(Math.max(this.#rate.disconnectAfter / 10, 0.001), this.#rate.disconnectAfter, now);
-    }
+    this.#events = deps.validator.events(socket.nsp.name);
+    const rate = deps.config.rateLimit;
+    this.#limits = rate.enabled
+      ? {
+          event: new TokenBucket(rate.eventsPerSec, rate.eventBurst, now),
+          bytes: new TokenBucket(rate.bytesPerSec, rate.byteBurst, now),
+          strikes: new TokenBucket(Math.max(rate.disconnectAfter / 10, 0.001), rate.disconnectAfter, now),
+          perEvent: undefined,
+        }
+      : undefined;
   }
 
   /** The socket.use middleware. */
   readonly middleware = (packet: unknown[], next: (err?: Error) => void): void => {
-    if (this.#closed || !this.#socket.connected) {
+    if (this.#closed || this.#deps.closed || !this.#socket.connected) {
       this.#deps.audit.invalidEvents.inc({ code: "after_disconnect" }); // socket.io would drop it too; counted
       return;
     }
@@ -83,21 +91,23 @@ export class SocketGuard {
     if (typeof event !== "string") return this.#refuse("invalid_event", ack, "invalid_payload", { path: "/event" });
 
     const bytes = this.#takeBytes();
-    if (this.#eventBucket) {
+    const limits = this.#limits;
+    if (limits !== undefined) {
       const now = Date.now();
-      let wait = this.#eventBucket.take(now);
+      const rate = this.#deps.config.rateLimit;
+      let wait = limits.event.take(now);
       let kind = "event";
-      if (wait === 0 && Object.hasOwn(this.#rate.perEvent, event)) {
-        const limit = this.#rate.perEvent[event];
+      if (wait === 0 && Object.hasOwn(rate.perEvent, event)) {
+        const limit = rate.perEvent[event];
         if (limit) {
-          this.#perEvent ??= new Map();
-          let b = this.#perEvent.get(event);
-          if (!b) this.#perEvent.set(event, (b = new TokenBucket(limit.perSec, limit.burst, now)));
+          limits.perEvent ??= new Map();
+          let b = limits.perEvent.get(event);
+          if (!b) limits.perEvent.set(event, (b = new TokenBucket(limit.perSec, limit.burst, now)));
           wait = b.take(now);
         }
       }
       if (wait === 0 && bytes > 0) {
-        wait = this.#bytes!.take(now, bytes);
+        wait = limits.bytes.take(now, bytes);
         kind = "bytes";
       }
       if (wait > 0) return this.#rateLimited(kind, wait, ack, now);
@@ -105,14 +115,14 @@ export class SocketGuard {
 
     if (event === REFRESH_EVENT) {
       const args = ack ? packet.slice(1, -1) : packet.slice(1);
-      this.#deps.refresh(this.#socket, args, ack);
+      this.#deps.refresh(this, this.#socket, args, ack);
       return;
     }
 
     const events = this.#events;
     if (events) {
       const spec = events.get(event);
-      const max = spec?.maxBytes ?? this.#maxBytes;
+      const max = spec?.maxBytes ?? this.#deps.config.events.maxBytes;
       if (bytes > max) return this.#refuse("payload_too_large", ack, "payload_too_large", { limit: "bytes", maxBytes: max });
       const r = this.#deps.validator.checkIn(events, event, packet, 1);
       if (!r.ok) return this.#refuse(r.code, ack, r.code, r.extra);
@@ -130,7 +140,7 @@ export class SocketGuard {
           this.#deps.audit.denied("room", {
             code: "forbidden",
             address: this.#deps.address(this.#socket),
-            namespace: this.#namespace,
+            namespace: this.#socket.nsp.name,
             socketId: this.#socket.id,
             ...(user ? { userId: user.id } : {}),
             event,
@@ -145,7 +155,7 @@ export class SocketGuard {
   };
 
   #takeBytes(): number {
-    return this.#deps.wireSizes(this.#socket)?.take(this.#namespace) ?? 0;
+    return this.#deps.wireSizes(this.#socket)?.take(this.#socket.nsp.name) ?? 0;
   }
 
   #refuse(metricCode: string, ack: Ack | undefined, code: ErrorCode, extra: Record<string, unknown>): void {
@@ -156,7 +166,7 @@ export class SocketGuard {
   #rateLimited(kind: string, retryAfterMs: number, ack: Ack | undefined, now: number): void {
     this.#deps.audit.rateLimited.inc({ kind });
     ack?.({ error: errorBody("rate_limited", { retryAfterMs }) });
-    if (this.#strikes && this.#strikes.take(now) > 0) this.disconnect("rate_limited", kind);
+    if (this.#limits && this.#limits.strikes.take(now) > 0) this.disconnect("rate_limited", kind);
   }
 
   /** Tells the client why (reserved event pylon:disconnect) and closes the whole connection. */
@@ -167,7 +177,7 @@ export class SocketGuard {
     this.#deps.audit.disconnected(code, {
       code,
       address: this.#deps.address(this.#socket),
-      namespace: this.#namespace,
+      namespace: this.#socket.nsp.name,
       socketId: this.#socket.id,
       ...(user ? { userId: user.id } : {}),
       ...(detail ? { kind: detail } : {}),
@@ -180,7 +190,9 @@ export class SocketGuard {
 
   close(): void {
     this.#closed = true;
-    this.#perEvent?.clear();
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.#limits?.perEvent?.clear();
   }
 }
 

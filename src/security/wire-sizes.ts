@@ -8,11 +8,12 @@ const MAX_QUEUED = 1024;
  * attachments that follow add to it), and the namespace's middleware takes the sizes in arrival order.
  */
 export class WireSizes {
-  readonly #queues = new Map<string, number[]>();
+  /** Created on the first event (an idle connection keeps none). */
+  #queues: Map<string, number[]> | undefined;
   #current: { queue: number[]; index: number } | undefined;
 
-  /** Engine "data" listener. */
-  readonly onData = (data: string | Buffer | ArrayBuffer): void => {
+  /** Called for every engine "data" frame of the connection (through one listener shared by all connections). */
+  onData(data: string | Buffer | ArrayBuffer): void {
     if (typeof data !== "string") {
       const cur = this.#current;
       if (cur && cur.index >= 0 && cur.index < cur.queue.length) cur.queue[cur.index]! += data.byteLength;
@@ -30,16 +31,17 @@ export class WireSizes {
       const comma = data.indexOf(",", start);
       nsp = comma > 0 ? data.slice(start, comma) : data.slice(start);
     }
-    let queue = this.#queues.get(nsp);
-    if (!queue) this.#queues.set(nsp, (queue = []));
+    const queues = (this.#queues ??= new Map());
+    let queue = queues.get(nsp);
+    if (!queue) queues.set(nsp, (queue = []));
     if (queue.length >= MAX_QUEUED) queue.shift();
     queue.push(data.length);
     this.#current = { queue, index: queue.length - 1 };
-  };
+  }
 
   /** The size of the next event of `nsp` (0 when unknown). */
   take(nsp: string): number {
-    const queue = this.#queues.get(nsp);
+    const queue = this.#queues?.get(nsp);
     const n = queue?.shift();
     if (this.#current?.queue === queue && this.#current) this.#current.index--;
     return n ?? 0;
@@ -47,6 +49,7 @@ export class WireSizes {
 
   /** Forgets a namespace (its socket disconnected). */
   forget(nsp: string): void {
+    if (this.#queues === undefined) return;
     if (this.#current?.queue === this.#queues.get(nsp)) this.#current = undefined;
     this.#queues.delete(nsp);
   }
