@@ -55,21 +55,26 @@ export class LifecycleObserver implements PylonModule {
     // the reserved stream/command events of the wire contract are counted by name when streams are on
     if (ctx.config.delivery.enabled) metrics.declareEvents(Object.values(STREAM_EVENTS));
     io.engine.on("headers", (_headers: unknown, req: IncomingMessage) => upgrades.onHeaders(req));
+    // shared by every connection (`this` is the engine socket): no closure kept per idle connection
+    const onEngineClose = function onEngineClose(this: EngineSocketLike, reason: string): void {
+      upgrades.onSessionClose(this.id);
+      metrics.engineConnections.dec({ protocol: String(this.protocol) });
+      metrics.engineCloses.inc({ reason: normalizeReason(reason) });
+    };
     io.engine.on("connection", (raw: EngineSocketLike) => {
       const protocol = String(raw.protocol);
-      const bornAt = performance.now();
       metrics.handshakes.inc({ outcome: "ok" });
       metrics.engineConnections.inc({ protocol });
       if (detailed) {
         metrics.clientHandshakes.inc({ ...identifyClient(raw.request, raw.protocol, this.#clientVersions) });
         raw.on("message", onData); // "message" has no other listener: no listener array per connection (socket.io listens on "data")
       }
-      raw.on("upgrade", () => upgrades.onUpgrade(raw.id, performance.now() - bornAt));
-      raw.on("close", (reason) => {
-        upgrades.onSessionClose(raw.id);
-        metrics.engineConnections.dec({ protocol });
-        metrics.engineCloses.inc({ reason: normalizeReason(reason) });
-      });
+      // a connection that starts on websocket never upgrades: only polling ones time their upgrade
+      if (raw.transport.name !== "websocket") {
+        const bornAt = performance.now();
+        raw.on("upgrade", () => upgrades.onUpgrade(raw.id, performance.now() - bornAt));
+      }
+      raw.on("close", onEngineClose);
     });
     io.engine.on("connection_error", (err: { code?: number; message?: string; context?: Record<string, unknown>; req?: { url?: string } }) => {
       const code = ENGINE_ERROR_NAMES[err.code ?? -1] ?? "other";
@@ -100,6 +105,11 @@ export class LifecycleObserver implements PylonModule {
     if (!ctx) return;
     const { io, metrics, logger } = ctx;
     const instruments = ctx.config.metrics.enabled ? new SocketInstruments(metrics.events.namespace(name), metrics) : undefined;
+    // shared by every socket of the namespace (`this` is the socket) when no per-socket debug logger is needed
+    const onDisconnect = function onDisconnect(this: Socket, reason: string): void {
+      metrics.socketsConnected.dec({ namespace: name, transport: transportOf(this) });
+      metrics.disconnects.inc({ namespace: name, reason: normalizeReason(reason) });
+    };
     io.of(name).on("connection", (socket: Socket) => {
       instruments?.attach(socket);
       let transport = transportOf(socket);
@@ -111,6 +121,11 @@ export class LifecycleObserver implements PylonModule {
         { event: "connect", transport, protocol: socket.conn.protocol, address: ctx.clientAddress(socket.request) },
         "socket connected",
       );
+      if (log === undefined && transport === "websocket") {
+        // the common case: no upgrade can follow, the transport at disconnect is the one counted now
+        socket.on("disconnect", onDisconnect);
+        return;
+      }
       const onUpgrade = (): void => {
         metrics.socketsConnected.dec({ namespace: name, transport });
         transport = transportOf(socket);
