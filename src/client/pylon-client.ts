@@ -130,8 +130,10 @@ export class PylonClient extends Emitter<ClientEvents> {
   readonly #baseMs: number;
   readonly #maxMs: number;
   readonly #ackTimeoutMs: number;
-  readonly #outcomeWaiters = new Map<string, (o: CommandOutcome) => void>();
+  readonly #outcomeWaiters = new Map<string, (o: CommandOutcome | undefined) => void>();
   readonly #connectWaiters = new Set<() => void>();
+  /** Pending command pauses (backoff, outcome waits): woken early by a (re)connect and by close(), never dropped. */
+  readonly #wakers = new Set<() => void>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #attempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
@@ -315,6 +317,8 @@ export class PylonClient extends Emitter<ClientEvents> {
     for (const [stream, st] of this.#subs) this.#sendSubscribe(stream, st);
     for (const w of [...this.#connectWaiters]) w();
     this.#connectWaiters.clear();
+    // commands waiting out a backoff or an outcome retry now on the new connection (a retry returns the stored outcome)
+    this.#wake();
     this.emit("connect");
   }
 
@@ -373,13 +377,15 @@ export class PylonClient extends Emitter<ClientEvents> {
       try {
         ack = (await this.socket.timeout(Math.min(this.#ackTimeoutMs, Math.max(1, deadline - Date.now()))).emitWithAck(STREAM_EVENTS.command, { name, key, payload, replyTo })) as CommandAck | ErrorAck;
       } catch {
-        await this.#sleep(Math.min(this.#jitter(attempt), deadline - Date.now()));
+        // disconnected before the ack (the ack is lost with the transport): retry as soon as the client reconnects;
+        // no ack in time on a live connection: back off, but retry at once if the client reconnects meanwhile
+        if (this.socket.connected) await this.#pause(Math.min(this.#jitter(attempt), deadline - Date.now()));
         continue;
       }
       if ("ok" in ack && ack.ok === false) {
         const code = ack.error.code;
         if (code !== "log_unavailable" && code !== "internal_error" && code !== "rate_limited") throw new PylonClientError(ack.error);
-        await this.#sleep(Math.min(this.#jitter(attempt), deadline - Date.now()));
+        await this.#pause(Math.min(this.#jitter(attempt), deadline - Date.now()));
         continue;
       }
       const a = ack as CommandAck;
@@ -398,22 +404,39 @@ export class PylonClient extends Emitter<ClientEvents> {
     this.#outcomeWaiters.get(o.key)?.(o);
   }
 
+  /** Waits for the outcome on the reply stream, at most `ms`; undefined when the wait ended first (timeout, reconnect, close). */
   #waitOutcome(key: string, ms: number): Promise<CommandOutcome | undefined> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.#outcomeWaiters.delete(key);
-        resolve(undefined);
-      }, Math.max(0, ms));
-      this.#outcomeWaiters.set(key, (o) => {
+      const waiter = (o: CommandOutcome | undefined): void => {
         clearTimeout(t);
-        this.#outcomeWaiters.delete(key);
+        this.#wakers.delete(wake);
+        if (this.#outcomeWaiters.get(key) === waiter) this.#outcomeWaiters.delete(key);
         resolve(o);
-      });
+      };
+      const wake = (): void => waiter(undefined);
+      const t = setTimeout(wake, Math.max(0, ms));
+      // a concurrent command() with the same key on this client ends its wait too: both retry and get the outcome
+      this.#outcomeWaiters.get(key)?.(undefined);
+      this.#outcomeWaiters.set(key, waiter);
+      this.#wakers.add(wake);
     });
   }
 
-  #sleep(ms: number): Promise<void> {
-    return new Promise((r) => this.#later(r, Math.max(0, ms)));
+  /** Waits `ms`, or less when the client (re)connects or is closed. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(t);
+        this.#wakers.delete(wake);
+        resolve();
+      };
+      const t = setTimeout(wake, Math.max(0, ms));
+      this.#wakers.add(wake);
+    });
+  }
+
+  #wake(): void {
+    for (const w of [...this.#wakers]) w();
   }
 
   #authPayload(cb: (data: object) => void): void {
@@ -467,6 +490,9 @@ export class PylonClient extends Emitter<ClientEvents> {
     this.#reconnectTimer = undefined;
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
+    // pending command pauses end now (their timers must not be dropped, or command() would never settle): the loops
+    // then wait for connect() or their deadline
+    this.#wake();
     this.socket.disconnect();
   }
 }

@@ -26,6 +26,16 @@ export interface CommandContext {
   accept(): void;
 }
 
+/** A command whose handler runs on this node: duplicates that arrive meanwhile wait for it. */
+interface InFlight {
+  /** Settles with the outcome once the handler finished and the outcome is stored. */
+  readonly done: Promise<CommandOutcome>;
+  /** Settles when the handler called ctx.accept() (the outcome then comes later, on reply streams). */
+  readonly accepted: Promise<void>;
+  /** Reply streams of duplicates answered `accepted`: each gets the outcome too. */
+  readonly replyTos: Set<string>;
+}
+
 export type CommandHandler = (payload: unknown, ctx: CommandContext) => unknown;
 
 export interface CommandOptions {
@@ -62,6 +72,8 @@ export class CommandRouter {
   readonly #handlers = new Map<string, { handler: CommandHandler; queued: boolean }>();
   #deps!: CommandDeps;
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Commands running on this node, by store key. */
+  readonly #inflight = new Map<string, InFlight>();
   #closed = false;
   #workerWanted = false;
 
@@ -142,7 +154,20 @@ export class CommandRouter {
     }
     if (begun.state === "running") {
       this.#deps.count("running");
-      ack({ status: "accepted", key });
+      const running = this.#inflight.get(storeKey);
+      if (!running) {
+        // running on another node (or a queued command): the outcome is returned to a later retry
+        ack({ status: "accepted", key });
+        return;
+      }
+      // running here: answer with the first outcome as soon as it is known, or `accepted` once the handler accepted
+      // (its outcome is then published on this caller's reply stream too)
+      const first = await Promise.race([running.done, running.accepted.then(() => undefined)]);
+      if (first) ack(first);
+      else {
+        if (r.replyTo) running.replyTos.add(r.replyTo);
+        ack({ status: "accepted", key });
+      }
       return;
     }
     if (entry.queued) {
@@ -173,19 +198,34 @@ export class CommandRouter {
     ack: (a: CommandAck) => void,
   ): Promise<void> {
     let acked = false;
-    const outcome = await this.#execute(name, key, storeKey, handler, payload, socket, () => {
-      if (acked) return;
-      acked = true;
-      this.#deps.count("accepted");
-      ack({ status: "accepted", key });
-    });
-    await this.#finish(name, storeKey, outcome);
+    let settleDone!: (o: CommandOutcome) => void;
+    let settleAccepted!: () => void;
+    const flight: InFlight = {
+      done: new Promise((r) => (settleDone = r)),
+      accepted: new Promise((r) => (settleAccepted = r)),
+      replyTos: new Set(),
+    };
+    this.#inflight.set(storeKey, flight);
+    let outcome: CommandOutcome;
+    try {
+      outcome = await this.#execute(name, key, storeKey, handler, payload, socket, () => {
+        if (acked) return;
+        acked = true;
+        this.#deps.count("accepted");
+        ack({ status: "accepted", key });
+        settleAccepted();
+      });
+      await this.#finish(name, storeKey, outcome);
+    } finally {
+      if (this.#inflight.get(storeKey) === flight) this.#inflight.delete(storeKey);
+    }
+    settleDone(outcome);
     if (!acked) {
       acked = true;
       ack(outcome);
-    } else if (replyTo && !this.#closed) {
-      await this.#deps.reply(replyTo, outcome).catch((err: unknown) => this.#deps.onError(err, name));
-    }
+    } else if (replyTo) flight.replyTos.add(replyTo);
+    if (this.#closed) return;
+    for (const to of flight.replyTos) await this.#deps.reply(to, outcome).catch((err: unknown) => this.#deps.onError(err, name));
   }
 
   /** Runs the handler while renewing its claim; never throws. */
@@ -221,6 +261,7 @@ export class CommandRouter {
     for (const t of this.#timers) clearInterval(t);
     this.#timers.clear();
     this.#handlers.clear();
+    this.#inflight.clear();
   }
 }
 

@@ -25,6 +25,13 @@ export interface FaultSuiteOptions {
   upgradeShare: number;
   /** Concurrent command senders. */
   commandWorkers: number;
+  /** Deadline of each command() call (the SDK retries within it). */
+  commandDeadlineMs: number;
+  /**
+   * Bound of the whole command phase, counted from the end of publishing: calls still outstanding then are counted as
+   * failed (stuckCommands) and reported, so a command that never settles fails the run with figures instead of hanging.
+   */
+  commandPhaseTimeoutMs: number;
   /** How long to wait, after publishing, for every client to have every message. */
   settleTimeoutMs: number;
   log: (line: string) => void;
@@ -49,6 +56,8 @@ export interface FaultSuiteResult {
   wrongEffects: number;
   mismatchedResults: number;
   failedCommands: number;
+  /** Command calls still outstanding when the command phase timed out (included in failedCommands). */
+  stuckCommands: number;
 }
 
 interface SubState {
@@ -183,6 +192,9 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
   let mismatchedResults = 0;
   let failedCommands = 0;
   let nextCmd = 0;
+  /** Outstanding command() calls: "command i try r" -> client index. */
+  const outstanding = new Map<string, number>();
+  let commandPhaseOver = false;
   const commandLoop = async (): Promise<void> => {
     for (;;) {
       const i = nextCmd++;
@@ -197,13 +209,19 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
         const c = clients[rnd(clients.length)]!;
         if (r > 0 && Math.random() < 0.3) disrupt(c);
         commandCalls++;
+        const id = `command ${i} try ${r} (key ${key})`;
+        outstanding.set(id, clients.indexOf(c));
         try {
-          const res = await c.command("test.effect", { i }, { key, deadlineMs: 60_000 });
+          const res = await c.command("test.effect", { i }, { key, deadlineMs: o.commandDeadlineMs });
+          if (commandPhaseOver) return; // already counted as stuck
           if (r === 0) first = res;
           else if (!isDeepStrictEqual(res, first)) mismatchedResults++;
         } catch (err) {
+          if (commandPhaseOver) return;
           failedCommands++;
-          o.log(`  command ${i} try ${r} failed: ${(err as Error).message}`);
+          o.log(`  ${id} failed: ${(err as Error).message}`);
+        } finally {
+          outstanding.delete(id);
         }
       }
     }
@@ -241,12 +259,29 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
   }, Math.max(20, o.chaosEveryMs));
 
   const t0 = Date.now();
+  let stuckCommands = 0;
+  let phaseTimer: NodeJS.Timeout | undefined;
   try {
-    await Promise.all([
-      Promise.all(Array.from({ length: o.publishers }, (_, p) => publisherLoop(p))).then(() => o.log(`  publishing done in ${Date.now() - t0} ms`)),
-      Promise.all(Array.from({ length: o.commandWorkers }, () => commandLoop())).then(() => o.log(`  commands done in ${Date.now() - t0} ms`)),
-    ]);
+    const publishing = Promise.all(Array.from({ length: o.publishers }, (_, p) => publisherLoop(p))).then(() => o.log(`  publishing done in ${Date.now() - t0} ms`));
+    const commanding = Promise.all(Array.from({ length: o.commandWorkers }, () => commandLoop())).then(() => o.log(`  commands done in ${Date.now() - t0} ms`));
+    // the command phase is bounded: counted from the end of publishing (commands are spread over the publishing run)
+    const phaseTimeout = publishing.then(
+      () =>
+        new Promise<"timeout">((resolve) => {
+          phaseTimer = setTimeout(() => resolve("timeout"), o.commandPhaseTimeoutMs);
+        }),
+    );
+    const first = await Promise.race([Promise.all([publishing, commanding]), phaseTimeout]);
+    if (first === "timeout") {
+      commandPhaseOver = true;
+      nextCmd = o.commands;
+      stuckCommands = outstanding.size;
+      failedCommands += stuckCommands;
+      o.log(`  COMMAND PHASE TIMED OUT ${o.commandPhaseTimeoutMs} ms after publishing: ${stuckCommands} command call(s) outstanding, ${nextCmd} of ${o.commands} started`);
+      for (const [id, ci] of outstanding) o.log(`    outstanding: ${id} on client ${ci} (connected=${clients[ci]?.connected}, retries=${clients[ci]?.stats.commandRetries})`);
+    }
   } finally {
+    if (phaseTimer) clearTimeout(phaseTimer);
     clearInterval(chaos);
     next = o.messages;
     nextCmd = o.commands;
@@ -328,6 +363,7 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
     wrongEffects,
     mismatchedResults,
     failedCommands,
+    stuckCommands,
   };
   for (const c of clients) c.close();
   publisher.close();
