@@ -12,6 +12,8 @@
  *   `_sender._bufferedBytes`, `_extensions`, `terminate()`.
  * - socket.io Client: `writeToEngine(encodedPackets, opts)` on its prototype, `conn`.
  * - socket.io Server: `_nsps` (Map of namespaces).
+ * - socket.io Socket: `fns` (middleware array, read through `this.fns` per event), `_anyListeners`,
+ *   `_anyOutgoingListeners` (arrays, read through the property each time).
  * - socket.io-adapter Adapter.prototype.broadcast calls `this._encode(packet, packetOpts)` and then immediately
  *   `this.apply(opts, callback)`, synchronously, for every broadcast (local ones and those received from the
  *   Redis / cluster adapters).
@@ -257,6 +259,18 @@ export function releaseHandshakeRequest(conn: EngineConnInternals): boolean {
   req.websocket = undefined;
   conn.request = standIn;
   return true;
+}
+
+/**
+ * Re-allocates at their exact length the per-socket arrays socket.io grows with spare capacity (V8 gives a first
+ * `push` 16 slots): the middleware list `fns` (socket.use) and the any-listener lists (onAny, onAnyOutgoing).
+ * socket.io reads them as plain arrays (it copies `fns` per event); later pushes still work. ~100 B per array.
+ */
+export function compactSocketArrays(socket: Socket): void {
+  const s = socket as unknown as { fns?: unknown[]; _anyListeners?: unknown[]; _anyOutgoingListeners?: unknown[] };
+  if (Array.isArray(s.fns) && s.fns.length > 0) s.fns = s.fns.slice();
+  if (Array.isArray(s._anyListeners) && s._anyListeners.length > 0) s._anyListeners = s._anyListeners.slice();
+  if (Array.isArray(s._anyOutgoingListeners) && s._anyOutgoingListeners.length > 0) s._anyOutgoingListeners = s._anyOutgoingListeners.slice();
 }
 
 /** Sets socket.io's adapter constructor for namespaces created from now on, without re-creating existing adapters

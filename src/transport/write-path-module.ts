@@ -4,6 +4,7 @@ import type { PylonContext, PylonModule } from "../server/module.js";
 import { WriteCoalescer } from "./coalescer.js";
 import { WritePathMetrics } from "./write-path-metrics.js";
 import {
+  compactSocketArrays,
   connOf,
   namespacesOf,
   packetBytes,
@@ -116,11 +117,13 @@ export class WritePathModule implements PylonModule {
     const watch = (nsp: Namespace): void => {
       // a namespace created after setup with an adapter set by someone else still gets the hooks
       ensureFastPath(io);
-      if (!config.engine.freeHandshakeRequest) return;
+      const free = config.engine.freeHandshakeRequest;
       const onConnection = (socket: Socket): void => {
-        // after every connection listener ran (they may read socket.request)
+        // after every connection listener ran (they may read socket.request, add middlewares and listeners)
         process.nextTick(() => {
-          if (socket.connected) releaseHandshakeRequest(connOf(socket));
+          if (!socket.connected) return;
+          compactSocketArrays(socket);
+          if (free) releaseHandshakeRequest(connOf(socket));
         });
       };
       nsp.on("connection", onConnection);
