@@ -98,7 +98,7 @@ export class InboundLimiter {
         this.#release(socket, st, slot);
       };
       // An event nobody listens to never acks: free its slot at once.
-      if (socket.listeners(event[0] as string).length === 0) this.#release(socket, st, slot);
+      if (socket.listenerCount(event[0] as string) === 0) this.#release(socket, st, slot);
     }
     next();
   }
