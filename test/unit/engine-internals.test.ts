@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Server } from "socket.io";
-import { engineConnections, engineOptionsObject } from "../../src/transport/engine-internals.js";
+import { compactSocketArrays, engineConnections, engineOptionsObject } from "../../src/transport/engine-internals.js";
 import { applyRuntimeEngineOptions } from "../../src/transport/engine-options.js";
 import { parseConfig } from "../../src/config/index.js";
 import { REPO_ROOT, connectClient, onceEvent, useCleanup, waitFor } from "../helpers/index.js";
@@ -100,4 +100,34 @@ test("engine.opts.transports is checked on every request, even an established se
   const narrow = { transports: ["websocket"] as unknown, allowUpgrades: false as unknown };
   applyRuntimeEngineOptions(narrow, parseConfig({ engine: { transports: "websocket+polling" } }).engine);
   assert.deepEqual(narrow, { transports: ["websocket", "polling"], allowUpgrades: true });
+});
+
+test("socket.fns / _anyOutgoingListeners are plain arrays read through the property: compactSocketArrays() keeps middlewares and listeners working", async () => {
+  const nsp = io.of("/compact");
+  const seen: string[] = [];
+  nsp.on("connection", (socket) => {
+    socket.use((packet, next) => {
+      seen.push(`mw1:${String(packet[0])}`);
+      next();
+    });
+    socket.onAnyOutgoing((event: string) => seen.push(`out:${event}`));
+    const s = socket as unknown as { fns: unknown[]; _anyOutgoingListeners: unknown[] };
+    assert.ok(Array.isArray(s.fns) && s.fns.length === 1, "socket.fns holds the socket.use middleware");
+    assert.ok(Array.isArray(s._anyOutgoingListeners) && s._anyOutgoingListeners.length === 1, "_anyOutgoingListeners holds the listener");
+    compactSocketArrays(socket);
+    assert.equal(s.fns.length, 1);
+    socket.use((packet, next) => {
+      seen.push(`mw2:${String(packet[0])}`);
+      next();
+    }); // a push after compaction still runs
+    socket.on("ping2", (ack: (v: string) => void) => ack("pong"));
+  });
+  const c = await connectClient(`${base}/compact`, { transports: ["websocket"] });
+  assert.equal(await c.timeout(5000).emitWithAck("ping2"), "pong");
+  assert.deepEqual(seen, ["mw1:ping2", "mw2:ping2"]);
+  const got = onceEvent<[string]>(c, "hello");
+  for (const s of nsp.sockets.values()) s.emit("hello", "x");
+  await got;
+  assert.ok(seen.includes("out:hello"), "outgoing listener still called");
+  c.disconnect();
 });
