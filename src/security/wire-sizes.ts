@@ -10,18 +10,21 @@ const MAX_QUEUED = 1024;
 export class WireSizes {
   /** Created on the first event (an idle connection keeps none). */
   #queues: Map<string, number[]> | undefined;
-  #current: { queue: number[]; index: number } | undefined;
+  /** The queue and index of the last event header (binary attachments add to it); two fields, no object per event. */
+  #curQueue: number[] | undefined;
+  #curIndex = -1;
 
   /** Called for every engine "data" frame of the connection (through one listener shared by all connections). */
   onData(data: string | Buffer | ArrayBuffer): void {
     if (typeof data !== "string") {
-      const cur = this.#current;
-      if (cur && cur.index >= 0 && cur.index < cur.queue.length) cur.queue[cur.index]! += data.byteLength;
+      const q = this.#curQueue;
+      const i = this.#curIndex;
+      if (q !== undefined && i >= 0 && i < q.length) q[i]! += data.byteLength;
       return;
     }
     const type = data.charCodeAt(0);
     if (type !== 50 /* "2" EVENT */ && type !== 53 /* "5" BINARY_EVENT */) {
-      this.#current = undefined;
+      this.#curQueue = undefined;
       return;
     }
     let nsp = "/";
@@ -36,21 +39,22 @@ export class WireSizes {
     if (!queue) queues.set(nsp, (queue = []));
     if (queue.length >= MAX_QUEUED) queue.shift();
     queue.push(data.length);
-    this.#current = { queue, index: queue.length - 1 };
+    this.#curQueue = queue;
+    this.#curIndex = queue.length - 1;
   }
 
   /** The size of the next event of `nsp` (0 when unknown). */
   take(nsp: string): number {
     const queue = this.#queues?.get(nsp);
     const n = queue?.shift();
-    if (this.#current?.queue === queue && this.#current) this.#current.index--;
+    if (queue !== undefined && this.#curQueue === queue) this.#curIndex--;
     return n ?? 0;
   }
 
   /** Forgets a namespace (its socket disconnected). */
   forget(nsp: string): void {
     if (this.#queues === undefined) return;
-    if (this.#current?.queue === this.#queues.get(nsp)) this.#current = undefined;
+    if (this.#curQueue !== undefined && this.#curQueue === this.#queues.get(nsp)) this.#curQueue = undefined;
     this.#queues.delete(nsp);
   }
 }
