@@ -278,7 +278,13 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
       stuckCommands = outstanding.size;
       failedCommands += stuckCommands;
       o.log(`  COMMAND PHASE TIMED OUT ${o.commandPhaseTimeoutMs} ms after publishing: ${stuckCommands} command call(s) outstanding, ${nextCmd} of ${o.commands} started`);
-      for (const [id, ci] of outstanding) o.log(`    outstanding: ${id} on client ${ci} (connected=${clients[ci]?.connected}, retries=${clients[ci]?.stats.commandRetries})`);
+      for (const [id, ci] of outstanding) {
+        const c = clients[ci];
+        const io = c?.socket.io as unknown as { _readyState?: string; engine?: { readyState?: string; transport?: { name?: string } } } | undefined;
+        o.log(
+          `    outstanding: ${id} on client ${ci} (connected=${c?.connected}, reconnects=${c?.stats.reconnects}, retries=${c?.stats.commandRetries}, manager=${io?._readyState}, engine=${io?.engine?.readyState}/${io?.engine?.transport?.name})`,
+        );
+      }
     }
   } finally {
     if (phaseTimer) clearTimeout(phaseTimer);
