@@ -16,10 +16,10 @@ const cleanup = useCleanup();
 
 const FULL = process.env.PYLON_TEST_SIZE === "full";
 const WS_CYCLES = Number(process.env.PYLON_SOAK_WS_CYCLES ?? (FULL ? 100_000 : 2_000));
-const POLLING_CYCLES = Number(process.env.PYLON_SOAK_POLLING_CYCLES ?? (FULL ? 20_000 : 600));
+const POLLING_CYCLES = Number(process.env.PYLON_SOAK_POLLING_CYCLES ?? (FULL ? 100_000 : 600));
 const WARMUP_CYCLES = 200;
 const HEAP_BOUND_MB = 10;
-const MAX_RUN_MS = FULL ? 3_600_000 : 240_000;
+const MAX_RUN_MS = FULL ? 7_200_000 : 240_000;
 
 interface Hygiene {
   heapUsed: number;
