@@ -1,17 +1,22 @@
 import type { ProtocolName, TransportMix } from "./options.js";
 
-/** Static data a worker starts with. Worker `index` of `count` owns the global client indices i with i % count === index. */
-export interface WorkerInit {
-  index: number;
-  count: number;
+/** Where and how every load client connects; shared by the session options and each worker's start data. */
+export interface ClientTarget {
   url: string;
   protocol: ProtocolName;
   namespace: string;
   path: string;
   localAddresses: string[];
+  /** socket.io `auth` payload and extra handshake headers for every client (optional). */
   auth?: Record<string, unknown>;
   headers?: Record<string, string>;
   timeoutMs: number;
+}
+
+/** Static data a worker starts with. Worker `index` of `count` owns the global client indices i with i % count === index. */
+export interface WorkerInit extends ClientTarget {
+  index: number;
+  count: number;
 }
 
 /** Commands main -> worker. Every command carries an absolute deadline (epoch ms) past which it starts no new work. */

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { summarizeEncoded, type LatencySummary } from "./histogram.js";
 import type {
   ChurnReply,
+  ClientTarget,
   CollectReply,
   ConnectReply,
   EchoReply,
@@ -14,23 +15,14 @@ import type {
   StormReply,
 } from "./messages.js";
 import { addErrors } from "./messages.js";
-import type { ProtocolName, TransportMix } from "./options.js";
+import type { TransportMix } from "./options.js";
 import { WorkerPool } from "./pool.js";
 import { broadcastText, nowMs } from "./text.js";
 import type { BroadcastTrigger } from "./trigger.js";
 
-export interface SessionOptions {
-  url: string;
-  protocol: ProtocolName;
-  namespace: string;
-  path: string;
+export interface SessionOptions extends ClientTarget {
   /** Worker threads; 0 = one per available core (at most 8). */
   workers: number;
-  localAddresses: string[];
-  /** socket.io `auth` payload and extra handshake headers for every client (optional). */
-  auth?: Record<string, unknown>;
-  headers?: Record<string, string>;
-  timeoutMs: number;
 }
 
 export interface ConnectResult {
