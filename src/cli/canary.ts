@@ -1,10 +1,9 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_CANARY, renderCanary, runCanary, type CanaryProgress } from "../ops/canary.js";
 import { parseDuration } from "../ops/duration.js";
 import { DEFAULT_SLO, parseSlo, sloFromObject, SloError, type Slo } from "../ops/slo.js";
-import { EXIT, type Io } from "./output.js";
+import { EXIT, parseUrlCommand, type Io } from "./output.js";
 
 const USAGE = `usage: pylon canary <url> [options]
   Dials a small synthetic population, broadcasts through the demo namespace and gates on SLOs.
@@ -37,46 +36,27 @@ const STDERR_ENV: CanaryCliEnv = { isTTY: process.stderr.isTTY === true, write: 
 
 /** `pylon canary <url>`: thin wrapper over runCanary(). */
 export async function canaryCommand(argv: readonly string[], io: Io, env: CanaryCliEnv = STDERR_ENV): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        clients: { type: "string" },
-        transports: { type: "string" },
-        rooms: { type: "string" },
-        broadcasts: { type: "string" },
-        rate: { type: "string" },
-        slo: { type: "string" },
-        deadline: { type: "string" },
-        timeout: { type: "string" },
-        settle: { type: "string" },
-        namespace: { type: "string" },
-        path: { type: "string" },
-        concurrency: { type: "string" },
-        "connect-rate": { type: "string" },
-        workers: { type: "string" },
-        token: { type: "string" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (err) {
-    io.err(`${(err as Error).message}\n${USAGE}`);
-    return EXIT.usage;
-  }
-  const v = parsed.values;
-  if (v.help) {
-    io.out(USAGE);
-    return EXIT.ok;
-  }
-  const bad = (msg: string): number => {
-    io.err(`pylon canary: ${msg}\n${USAGE}`);
-    return EXIT.usage;
-  };
-  const url = parsed.positionals[0];
-  if (!url) return bad("a URL is required");
+  const cmd = parseUrlCommand("canary", argv, {
+    clients: { type: "string" },
+    transports: { type: "string" },
+    rooms: { type: "string" },
+    broadcasts: { type: "string" },
+    rate: { type: "string" },
+    slo: { type: "string" },
+    deadline: { type: "string" },
+    timeout: { type: "string" },
+    settle: { type: "string" },
+    namespace: { type: "string" },
+    path: { type: "string" },
+    concurrency: { type: "string" },
+    "connect-rate": { type: "string" },
+    workers: { type: "string" },
+    token: { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  } as const, USAGE, io);
+  if (typeof cmd === "number") return cmd;
+  const { url, values: v, bad } = cmd;
   try {
     const u = new URL(url);
     if (u.protocol !== "http:" && u.protocol !== "https:") return bad("the URL must be http:// or https://");

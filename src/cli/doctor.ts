@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { parseArgs } from "node:util";
 import { CHECK_NAMES, renderDoctor, runDoctor } from "../ops/doctor.js";
 import { parseBytes, parseDuration } from "../ops/duration.js";
-import { EXIT, type Io } from "./output.js";
+import { EXIT, parseUrlCommand, type Io } from "./output.js";
 
 const USAGE = `usage: pylon doctor <url> [options]
   Probes a live deployment through whatever proxy is in front of it and prints each finding with evidence and fix.
@@ -25,47 +24,28 @@ exit status: 0 no failure, 1 a check failed (or a warning with --strict), 2 usag
 
 /** `pylon doctor <url>`: thin wrapper over runDoctor(). `progress`: one line per finished check on stderr (TTY). */
 export async function doctorCommand(argv: readonly string[], io: Io, progress: boolean = process.stderr.isTTY === true): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        path: { type: "string", default: "/socket.io/" },
-        "idle-max": { type: "string", default: "70s" },
-        timeout: { type: "string", default: "10s" },
-        origin: { type: "string" },
-        nodes: { type: "string" },
-        "clients-per-node": { type: "string", default: "3" },
-        namespace: { type: "string", default: "/demo" },
-        token: { type: "string" },
-        polls: { type: "string", default: "8" },
-        "payload-cap": { type: "string", default: "8mb" },
-        "cert-warn-days": { type: "string", default: "14" },
-        ca: { type: "string" },
-        insecure: { type: "boolean", default: false },
-        checks: { type: "string" },
-        json: { type: "boolean", default: false },
-        verbose: { type: "boolean", default: false },
-        strict: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-    });
-  } catch (err) {
-    io.err(`${(err as Error).message}\n${USAGE}`);
-    return EXIT.usage;
-  }
-  const v = parsed.values;
-  if (v.help) {
-    io.out(USAGE);
-    return EXIT.ok;
-  }
-  const bad = (msg: string): number => {
-    io.err(`pylon doctor: ${msg}\n${USAGE}`);
-    return EXIT.usage;
-  };
-  const [url] = parsed.positionals;
-  if (!url) return bad("a URL is required");
+  const cmd = parseUrlCommand("doctor", argv, {
+    path: { type: "string", default: "/socket.io/" },
+    "idle-max": { type: "string", default: "70s" },
+    timeout: { type: "string", default: "10s" },
+    origin: { type: "string" },
+    nodes: { type: "string" },
+    "clients-per-node": { type: "string", default: "3" },
+    namespace: { type: "string", default: "/demo" },
+    token: { type: "string" },
+    polls: { type: "string", default: "8" },
+    "payload-cap": { type: "string", default: "8mb" },
+    "cert-warn-days": { type: "string", default: "14" },
+    ca: { type: "string" },
+    insecure: { type: "boolean", default: false },
+    checks: { type: "string" },
+    json: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+    strict: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  } as const, USAGE, io);
+  if (typeof cmd === "number") return cmd;
+  const { url, values: v, bad } = cmd;
   let base: URL;
   let nodes: URL[];
   try {
