@@ -2,60 +2,13 @@
 // so every broadcast crosses Redis. Pylon (--redis-url) vs bare socket.io with the same official Redis adapter, same
 // run. Plus, for Pylon, what sticky-free forwarding costs per polling request: a POST to the session's owner vs the
 // same POST through another node, which forwards it.
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { Agent, request } from "node:http";
 import { build } from "esbuild";
 import { ClientTrigger, LoadSession, newHistogram, recordMs, summarize } from "../../src/load/index.js";
 import { freePort, readCpuUs, REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  port: number;
-  stop(): Promise<void>;
-}
-
-function spawnUntil(cmd: string, args: string[], ready: RegExp, port: number): Promise<Proc> {
-  const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  return new Promise<Proc>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd} did not start:\n${out.slice(-2000)}`)), 20_000);
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      if (out.length > 100_000) out = out.slice(-50_000);
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        child.stdout?.off("data", on);
-        resolve({
-          child,
-          port,
-          url: `http://127.0.0.1:${port}`,
-          stop: async () => {
-            if (child.exitCode !== null || child.signalCode !== null) return;
-            child.kill("SIGTERM");
-            const t = setTimeout(() => child.kill("SIGKILL"), 1500);
-            await exited;
-            clearTimeout(t);
-          },
-        });
-      }
-    };
-    child.stdout?.on("data", on);
-    child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited (${code}):\n${out.slice(-2000)}`));
-    });
-  });
-}
-
-async function startRedis(): Promise<Proc> {
-  const port = await freePort();
-  return spawnUntil("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], /Ready to accept connections/, port);
-}
+import { spawnUntil, startRedis, type Proc } from "../lib/child-proc.js";
 
 async function bareRedisServer(): Promise<string> {
   const outfile = join(REPO_ROOT, "node_modules/.cache/pylon-bench/bare-socketio-redis.mjs");
@@ -76,9 +29,9 @@ async function startNode(kind: "pylon" | "socketio", redisUrl: string, nodeId: s
   const port = await freePort();
   if (kind === "pylon") {
     const cli = join(REPO_ROOT, "dist/cli/main.js");
-    return spawnUntil(process.execPath, [cli, "serve", "--port", String(port), "--host", "127.0.0.1", "--redis-url", redisUrl, "--node-id", nodeId], /listening on http:\/\//, port);
+    return spawnUntil(process.execPath, [cli, "serve", "--port", String(port), "--host", "127.0.0.1", "--redis-url", redisUrl, "--node-id", nodeId], /listening on http:\/\//, `http://127.0.0.1:${port}`);
   }
-  return spawnUntil(process.execPath, [await bareRedisServer(), String(port), "127.0.0.1", redisUrl], /listening on http:\/\//, port);
+  return spawnUntil(process.execPath, [await bareRedisServer(), String(port), "127.0.0.1", redisUrl], /listening on http:\/\//, `http://127.0.0.1:${port}`);
 }
 
 async function waitReady(url: string): Promise<void> {
@@ -150,7 +103,7 @@ export const crossNodeSuite: Suite = {
     const kind = ctx.server.kind;
     if (kind === "ws" || !ctx.wants("cross-node")) return;
     const redis = await startRedis();
-    const redisUrl = `redis://127.0.0.1:${redis.port}`;
+    const redisUrl = redis.url;
     const nodes: Proc[] = [];
     const spec = { protocol: "socketio" as const, namespace: "/demo", path: "/socket.io/", timeoutMs: 20_000 };
     let session: LoadSession | undefined;

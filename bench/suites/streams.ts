@@ -1,7 +1,6 @@
 // Streams (issue 5): publish -> every subscriber, with the memory log (one node) and the Redis log (publisher on node A,
 // subscribers on node B, so every message crosses Redis), against a plain io.to(room).emit on the same servers in the
 // same run (memory adapter / official Redis adapter). Plus replay speed: one SDK client resuming 10,000 behind.
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { io, type Socket } from "socket.io-client";
@@ -9,48 +8,7 @@ import { PylonClient } from "../../src/client/index.js";
 import { newHistogram, recordMs, summarize } from "../../src/load/index.js";
 import { freePort, readCpuUs, REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
-
-interface Proc {
-  child: ChildProcess;
-  url: string;
-  stop(): Promise<void>;
-}
-
-function spawnUntil(cmd: string, args: string[], ready: RegExp, url: string): Promise<Proc> {
-  const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  return new Promise<Proc>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${cmd} did not start:\n${out.slice(-2000)}`));
-    }, 20_000);
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      if (ready.test(out)) {
-        clearTimeout(timer);
-        child.stdout?.off("data", on);
-        resolve({
-          child,
-          url,
-          stop: async () => {
-            if (child.exitCode !== null || child.signalCode !== null) return;
-            child.kill("SIGTERM");
-            const t = setTimeout(() => child.kill("SIGKILL"), 1500);
-            await exited;
-            clearTimeout(t);
-          },
-        });
-      }
-    };
-    child.stdout?.on("data", on);
-    child.stderr?.on("data", (d: Buffer) => (out += d.toString()));
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${cmd} exited (${code}):\n${out.slice(-2000)}`));
-    });
-  });
-}
+import { spawnUntil, startRedis, type Proc } from "../lib/child-proc.js";
 
 async function serverScript(): Promise<string> {
   const outfile = join(REPO_ROOT, "node_modules/.cache/pylon-bench/streams-node.mjs");
@@ -61,12 +19,6 @@ async function serverScript(): Promise<string> {
 async function startNode(script: string, redisUrl: string, nodeId: string): Promise<Proc> {
   const port = await freePort();
   return spawnUntil(process.execPath, [script, String(port), "127.0.0.1", redisUrl, nodeId], /listening on http:\/\//, `http://127.0.0.1:${port}`);
-}
-
-async function startRedis(): Promise<Proc & { url: string }> {
-  const port = await freePort();
-  const p = await spawnUntil("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], /Ready to accept connections/, `redis://127.0.0.1:${port}`);
-  return p;
 }
 
 function ackCall<T>(s: Socket, event: string, arg: unknown, timeoutMs = 120_000): Promise<T> {
