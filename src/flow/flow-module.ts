@@ -2,6 +2,7 @@ import type { Namespace, Socket } from "socket.io";
 import type { PylonConfig } from "../config/index.js";
 import type { EventClass } from "../config/sections/flow.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
+import type { EventStage } from "../server/event-pipeline.js";
 import {
   connOf,
   engineConnections,
@@ -26,7 +27,7 @@ function inboundLimits(flow: PylonConfig["flow"]): InboundLimits {
 
 /**
  * Flow control (issue 7 items 1-2): per-socket outbound accounting with drop / slow-consumer policies (installed on
- * every socket.io Client's write), inbound handler limits (a per-socket middleware), and a periodic sampler that
+ * every socket.io Client's write), inbound handler limits (a stage of the inbound event pipeline), and a periodic sampler that
  * feeds the pending-bytes histogram and closes slow consumers that nothing writes to any more.
  * See docs/flow-control.md.
  */
@@ -73,10 +74,10 @@ export class FlowModule implements PylonModule {
     }, this.#writer ? (conn, encoded) => this.#writer!.directWrite(conn, encoded) : undefined));
     const inbound = (this.#inbound = new InboundLimiter(inboundLimits(flow), metrics));
 
-    const onConnection = (socket: Socket): void => {
-      setClientWrite(socket, outbound.writeHook);
-      inbound.attach(socket);
-    };
+    const stage: EventStage = { name: "flow.inbound", order: 200, forNamespace: () => inbound.stage };
+    ctx.events.add(stage);
+    this.#disposers.push(() => ctx.events.remove(stage));
+    const onConnection = (socket: Socket): void => setClientWrite(socket, outbound.writeHook);
     const watch = (nsp: Namespace): void => {
       nsp.on("connection", onConnection);
       this.#disposers.push(() => nsp.off("connection", onConnection));

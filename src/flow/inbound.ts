@@ -1,6 +1,7 @@
 import type { Socket } from "socket.io";
 import { errorBody } from "../protocol/errors.js";
 import type { FlowMetrics } from "./metrics.js";
+import type { InboundEvent, NamespaceStage } from "../server/event-pipeline.js";
 
 export interface InboundLimits {
   /** Acknowledged events whose ack has not been sent yet, per socket. */
@@ -11,25 +12,22 @@ export interface InboundLimits {
   slotTimeoutMs: number;
 }
 
-type Ack = (...args: unknown[]) => void;
+/** Per-socket state, created on the first event that has to be tracked (an idle socket keeps none). */
+interface SocketState {
+  /** The acknowledged events whose ack has not been sent yet. */
+  inFlight: Slot[];
+  /** Held events waiting for a slot, in arrival order. */
+  queue: InboundEvent[];
+}
 
 interface Slot {
   readonly startedAt: number;
+  readonly st: SocketState;
   done: boolean;
 }
 
-interface SocketState {
-  inFlight: Slot[];
-  queue: Queued[];
-}
-
-interface Queued {
-  readonly event: unknown[];
-  readonly next: (err?: Error) => void;
-}
-
 /**
- * Per-socket inbound limits, as a socket.io per-socket middleware (`socket.use`).
+ * Per-socket inbound limits: the flow-control stage of the inbound event pipeline (src/server/event-pipeline.ts).
  *
  * An event carrying an ack occupies a slot from dispatch until its ack is sent (so an async handler that takes long,
  * or waits on something, counts). When `maxConcurrent` slots are busy, further events of that socket wait in a
@@ -43,64 +41,61 @@ export class InboundLimiter {
   readonly #limits: InboundLimits;
   readonly #metrics: FlowMetrics;
   readonly #now: () => number;
-  readonly #state = new WeakMap<Socket, SocketState>();
+  /** The stage (the same for every namespace: the state is per socket). */
+  readonly stage: NamespaceStage;
 
   constructor(limits: InboundLimits, metrics: FlowMetrics, now: () => number = Date.now) {
     this.#limits = { ...limits };
     this.#metrics = metrics;
     this.#now = now;
+    this.stage = {
+      onEvent: (socket, ev) => this.#onEvent(socket, ev),
+      onAck: (socket, ev) => {
+        const slot = ev.slot as Slot | undefined;
+        if (slot !== undefined) this.#release(socket, slot.st, slot);
+      },
+    };
   }
 
   updateLimits(limits: InboundLimits): void {
     Object.assign(this.#limits, limits);
   }
 
-  /**
-   * Installs the limiter on one socket: one small closure per socket; the per-socket state is created on the first
-   * event that has to be tracked and lives in a WeakMap, so it goes away with the socket.
-   */
-  attach(socket: Socket): void {
-    socket.use((event, next) => this.#onEvent(socket, event, next));
-  }
-
-  #onEvent(socket: Socket, event: unknown[], next: (err?: Error) => void): void {
+  #onEvent(socket: Socket, ev: InboundEvent): boolean {
     const limits = this.#limits;
-    const hasAck = typeof event[event.length - 1] === "function";
-    let st = this.#state.get(socket);
+    let st = ev.state as SocketState | undefined;
     if (st === undefined) {
-      if (!hasAck) return next(); // nothing in flight, nothing queued: untracked fast case
+      if (!ev.hasAck) return true; // nothing in flight, nothing queued: untracked fast case
       st = { inFlight: [], queue: [] };
-      this.#state.set(socket, st);
+      ev.state = st;
     }
-    if (st.queue.length === 0 && st.inFlight.length < limits.maxConcurrent) return this.#dispatch(socket, st, event, next);
+    if (st.queue.length === 0 && st.inFlight.length < limits.maxConcurrent) return this.#admit(socket, st, ev);
     if (st.inFlight.length >= limits.maxConcurrent) this.#expireStale(st);
-    if (st.queue.length === 0 && st.inFlight.length < limits.maxConcurrent) return this.#dispatch(socket, st, event, next);
+    if (st.queue.length === 0 && st.inFlight.length < limits.maxConcurrent) return this.#admit(socket, st, ev);
     if (st.queue.length >= limits.maxQueued) {
-      const last = event[event.length - 1];
-      if (hasAck) {
+      const ack = ev.ack;
+      if (ack !== undefined) {
         this.#metrics.drops.inbound_overloaded.inc();
-        (last as Ack)({ error: errorBody("overloaded", { maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued }) });
+        ack({ error: errorBody("overloaded", { maxConcurrent: limits.maxConcurrent, maxQueued: limits.maxQueued }) });
       } else this.#metrics.drops.inbound_overflow.inc();
-      return;
+      return false;
     }
     this.#metrics.inboundQueued.inc();
-    st.queue.push({ event, next });
+    st.queue.push(ev);
+    ev.hold();
+    return false;
   }
 
-  #dispatch(socket: Socket, st: SocketState, event: unknown[], next: (err?: Error) => void): void {
-    const last = event[event.length - 1];
-    if (typeof last === "function") {
-      const slot: Slot = { startedAt: this.#now(), done: false };
+  /** Gives an acknowledged event a slot (released by the pipeline's onAck). Always true: the event goes on. */
+  #admit(socket: Socket, st: SocketState, ev: InboundEvent): true {
+    if (ev.hasAck) {
+      const slot: Slot = { startedAt: this.#now(), st, done: false };
       st.inFlight.push(slot);
-      const ack = last as Ack;
-      event[event.length - 1] = (...args: unknown[]): void => {
-        ack(...args);
-        this.#release(socket, st, slot);
-      };
+      ev.slot = slot;
       // An event nobody listens to never acks: free its slot at once.
-      if (socket.listenerCount(event[0] as string) === 0) this.#release(socket, st, slot);
+      if (socket.listenerCount(ev.name as string) === 0) this.#release(socket, st, slot);
     }
-    next();
+    return true;
   }
 
   #release(socket: Socket, st: SocketState, slot: Slot): void {
@@ -109,8 +104,10 @@ export class InboundLimiter {
     const i = st.inFlight.indexOf(slot);
     if (i >= 0) st.inFlight.splice(i, 1);
     while (st.queue.length > 0 && st.inFlight.length < this.#limits.maxConcurrent) {
-      const q = st.queue.shift()!;
-      if (socket.connected) this.#dispatch(socket, st, q.event, q.next);
+      const ev = st.queue.shift()!;
+      if (!socket.connected) continue;
+      this.#admit(socket, st, ev);
+      ev.resume();
     }
   }
 

@@ -41,6 +41,8 @@ export class LifecycleObserver implements PylonModule {
   #ctx: PylonContext | undefined;
   #upgrades: UpgradeTracker | undefined;
   readonly #clientVersions = new Set<string>();
+  /** Traffic instruments of each observed namespace (their inbound stage runs in the event pipeline). */
+  readonly #instruments = new Map<string, SocketInstruments>();
 
   setup(ctx: PylonContext): void {
     this.#ctx = ctx;
@@ -52,6 +54,7 @@ export class LifecycleObserver implements PylonModule {
       metrics.bytesInCount += typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
     };
     this.#upgrades = upgrades;
+    if (detailed) ctx.events.add({ name: "metrics", order: 0, forNamespace: (nsp) => this.#instruments.get(nsp.name)?.stage });
     // the reserved stream/command events of the wire contract are counted by name when streams are on
     if (ctx.config.delivery.enabled) metrics.declareEvents(Object.values(STREAM_EVENTS));
     io.engine.on("headers", (_headers: unknown, req: IncomingMessage) => upgrades.onHeaders(req));
@@ -104,14 +107,13 @@ export class LifecycleObserver implements PylonModule {
     const ctx = this.#ctx;
     if (!ctx) return;
     const { io, metrics, logger } = ctx;
-    const instruments = ctx.config.metrics.enabled ? new SocketInstruments(metrics.events.namespace(name), metrics) : undefined;
+    if (ctx.config.metrics.enabled && !this.#instruments.has(name)) this.#instruments.set(name, new SocketInstruments(metrics.events.namespace(name), metrics));
     // shared by every socket of the namespace (`this` is the socket) when no per-socket debug logger is needed
     const onDisconnect = function onDisconnect(this: Socket, reason: string): void {
       metrics.socketsConnected.dec({ namespace: name, transport: transportOf(this) });
       metrics.disconnects.inc({ namespace: name, reason: normalizeReason(reason) });
     };
     io.of(name).on("connection", (socket: Socket) => {
-      instruments?.attach(socket);
       let transport = transportOf(socket);
       metrics.socketsConnected.inc({ namespace: name, transport });
       metrics.namespaceConnects.inc({ namespace: name, outcome: "ok" });

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from "prom-client";
 import type { PylonConfig } from "../config/index.js";
+import { BucketHistogram } from "./bucket-histogram.js";
 import { EventCounters } from "./event-tally.js";
 import { SecurityEvents } from "./security-events.js";
 
@@ -46,7 +47,7 @@ export class Metrics {
   /** Bytes of Engine.IO message payloads received. */
   readonly bytesIn: Counter;
   /** Ack round trips: client_to_server (server handler answered) and server_to_client (client answered). */
-  readonly ackLatency: Histogram<"direction">;
+  readonly ackLatency: BucketHistogram<"direction">;
   /** The event tallies behind eventsIn/eventsOut (hot path: `tally.in++`). */
   readonly events = new EventCounters();
   /** Recent security events (ring buffer) and their counter. */
@@ -83,14 +84,22 @@ export class Metrics {
       }
     };
     this.bytesIn = this.counter({ name: "bytes_in_total", help: "Bytes of Engine.IO message payloads received (UTF-8 / binary length)", collect: flushBytes });
-    this.ackLatency = this.histogram({ name: "ack_latency_seconds", help: "Ack round trip: client_to_server = event received to handler ack; server_to_client = emit to client ack", labelNames: ["direction"], buckets: LATENCY_BUCKETS });
+    // per-event hot path: a BucketHistogram (see its doc for why not prom-client's Histogram); both series exist at 0
+    this.ackLatency = new BucketHistogram(
+      {
+        name: this.prefix + "ack_latency_seconds",
+        help: "Ack round trip: client_to_server = event received to handler ack; server_to_client = emit to client ack",
+        buckets: LATENCY_BUCKETS,
+        series: [{ direction: "client_to_server" }, { direction: "server_to_client" }],
+      },
+      this.registry,
+    );
     const securityCounter = this.counter({ name: "security_events_total", help: "Security events recorded for the admin dashboard, by type", labelNames: ["type"] });
     this.securityEvents = new SecurityEvents(SECURITY_EVENTS_CAPACITY, securityCounter);
     this.declareEvents(config.eventNames);
     // Series alerts and dashboards divide by exist from the start (0), not only after the first occurrence.
     for (const outcome of ["attempted", "succeeded", "failed"]) this.upgrades.inc({ outcome }, 0);
     for (const reason of ["probe_closed", "timeout", "socket_closed"]) this.upgradeFailures.inc({ reason }, 0);
-    for (const direction of ["client_to_server", "server_to_client"]) this.ackLatency.zero({ direction });
     this.handshakes.inc({ outcome: "ok" }, 0);
   }
 

@@ -3,6 +3,7 @@ import type { Namespace, Socket } from "socket.io";
 import type { PylonConfig } from "../config/index.js";
 import { errorBody, PylonError } from "../protocol/errors.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
+import type { EventStage, NamespaceStage } from "../server/event-pipeline.js";
 import { SecurityAudit } from "./audit.js";
 import { Authorizer, type AuthzResult } from "./authz.js";
 import { failureReason, TokenVerifier } from "./jwt.js";
@@ -137,6 +138,9 @@ export class SecurityModule implements PylonModule {
     const onNew = (nsp: Namespace): void => this.#attach(nsp);
     ctx.io.on("new_namespace", onNew);
     this.#disposers.push(() => ctx.io.off("new_namespace", onNew));
+    const stage: EventStage = { name: "security", order: 100, forNamespace: (nsp) => this.#stage(nsp) };
+    ctx.events.add(stage);
+    this.#disposers.push(() => ctx.events.remove(stage));
     ctx.logger.info(
       {
         jwt: this.#config.jwt.mode,
@@ -156,9 +160,15 @@ export class SecurityModule implements PylonModule {
         (err: unknown) => next(err instanceof PylonError ? err : new PylonError("internal_error", {}, { cause: err })),
       );
     });
-    const onConnection = (socket: Socket): void => this.#onConnection(socket);
-    nsp.on("connection", onConnection);
-    this.#disposers.push(() => nsp.off("connection", onConnection));
+  }
+
+  /** The security stage of the event pipeline in one namespace (every attached namespace). */
+  #stage(nsp: Namespace): NamespaceStage | undefined {
+    if (!this.#attached.has(nsp.name)) return undefined;
+    return {
+      attach: (socket) => this.#onConnection(socket),
+      onEvent: (_socket, ev) => (ev.state as SocketGuard | undefined)?.check(ev.packet) ?? true,
+    };
   }
 
   #address(socket: Socket): string {
@@ -196,17 +206,18 @@ export class SecurityModule implements PylonModule {
     if (user) (socket.data as { user?: PylonUser }).user = user;
   }
 
-  #onConnection(socket: Socket): void {
-    if (this.#closed || this.#deps === undefined) return;
+  /** Per-socket set-up (the stage's attach): wire sizes of the connection, the guard, its token-expiry timer. */
+  #onConnection(socket: Socket): SocketGuard | undefined {
+    if (this.#closed || this.#deps === undefined) return undefined;
     const conn = socket.conn;
     if (!this.#wireSizes.has(conn)) {
       this.#wireSizes.set(conn, new WireSizes());
       conn.on("data", this.#onData); // dies with the connection: no close listener needed
     }
     const guard = new SocketGuard(socket, this.#deps);
-    socket.use(guard.middleware);
     this.#armExpiry(socket, guard);
     socket.on("disconnect", this.#onDisconnect);
+    return guard;
   }
 
   /** Disconnects the socket (reason token_expired) when its token expires, plus the clock tolerance. */

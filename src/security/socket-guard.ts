@@ -49,7 +49,7 @@ interface Limits {
 }
 
 /**
- * The per-socket event pipeline, one `socket.use` middleware: rate limits (events, per event, bytes) -> reserved
+ * The security stage of the inbound event pipeline, per socket: rate limits (events, per event, bytes) -> reserved
  * auth:refresh -> size check -> schema validation -> room authorization -> next middleware (idempotency) -> handler.
  * A refused event never reaches a handler; it gets an error ack when it asked for one and is always counted.
  * Sustained rate-limit abuse disconnects the whole connection (reason rate_limited).
@@ -80,11 +80,15 @@ export class SocketGuard {
       : undefined;
   }
 
-  /** The socket.use middleware. */
-  readonly middleware = (packet: unknown[], next: (err?: Error) => void): void => {
+  /**
+   * Checks one inbound event (the security stage of the event pipeline). True: the event goes on to the handlers;
+   * false: it was refused (counted, and answered with an error ack when the client asked for one) or handled here
+   * (auth:refresh). `packet[1]` is replaced by the validated payload.
+   */
+  check(packet: unknown[]): boolean {
     if (this.#closed || this.#deps.closed || !this.#socket.connected) {
       this.#deps.audit.invalidEvents.inc({ code: "after_disconnect" }); // socket.io would drop it too; counted
-      return;
+      return false;
     }
     const event = packet[0];
     const ack = ackOf(packet);
@@ -116,7 +120,7 @@ export class SocketGuard {
     if (event === REFRESH_EVENT) {
       const args = ack ? packet.slice(1, -1) : packet.slice(1);
       this.#deps.refresh(this, this.#socket, args, ack);
-      return;
+      return false;
     }
 
     const events = this.#events;
@@ -147,26 +151,28 @@ export class SocketGuard {
             reason: verdict.reason,
           });
           ack?.({ error: errorBody("forbidden") });
-          return;
+          return false;
         }
       }
     }
-    next();
-  };
+    return true;
+  }
 
   #takeBytes(): number {
     return this.#deps.wireSizes(this.#socket)?.take(this.#socket.nsp.name) ?? 0;
   }
 
-  #refuse(metricCode: string, ack: Ack | undefined, code: ErrorCode, extra: Record<string, unknown>): void {
+  #refuse(metricCode: string, ack: Ack | undefined, code: ErrorCode, extra: Record<string, unknown>): false {
     this.#deps.audit.invalidEvents.inc({ code: metricCode });
     ack?.({ error: errorBody(code, extra) });
+    return false;
   }
 
-  #rateLimited(kind: string, retryAfterMs: number, ack: Ack | undefined, now: number): void {
+  #rateLimited(kind: string, retryAfterMs: number, ack: Ack | undefined, now: number): false {
     this.#deps.audit.rateLimited.inc({ kind });
     ack?.({ error: errorBody("rate_limited", { retryAfterMs }) });
     if (this.#limits && this.#limits.strikes.take(now) > 0) this.disconnect("rate_limited", kind);
+    return false;
   }
 
   /** Tells the client why (reserved event pylon:disconnect) and closes the whole connection. */

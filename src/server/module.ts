@@ -7,6 +7,7 @@ import type { Admission } from "./admission.js";
 import type { Health } from "./health.js";
 import type { HttpRouter } from "./http-router.js";
 import type { UpgradeGate } from "./upgrade-gate.js";
+import type { EventPipeline } from "./event-pipeline.js";
 
 /** What a feature module receives from the Pylon composer. Modules never import the composer itself. */
 export interface PylonContext {
@@ -26,6 +27,8 @@ export interface PylonContext {
   readonly admission: Admission;
   /** Hooks run on HTTP upgrade requests and engine-path requests before engine.io sees them (session forwarding). */
   readonly gate: UpgradeGate;
+  /** The inbound event path: modules add stages (metrics, security, flow control) instead of socket.use per feature. */
+  readonly events: EventPipeline;
   /** Client address of a request, honouring server.trustProxy. */
   clientAddress(req: IncomingMessage): string;
 }

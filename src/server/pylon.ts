@@ -21,6 +21,7 @@ import { NamespaceRegistry } from "./namespaces.js";
 import { registerOpsRoutes } from "./ops-routes.js";
 import { runDrain } from "./drain.js";
 import { UpgradeGate } from "./upgrade-gate.js";
+import { EventPipeline } from "./event-pipeline.js";
 import { StreamsModule, type StreamHandle } from "../delivery/streams-module.js";
 
 export interface PylonOptions {
@@ -54,6 +55,7 @@ export class Pylon<
   readonly health = new Health();
   readonly admission = new Admission();
   readonly gate = new UpgradeGate();
+  readonly events = new EventPipeline();
   readonly routes: HttpRouter;
   readonly nodeId: string;
   readonly #modules: PylonModule[];
@@ -92,6 +94,9 @@ export class Pylon<
     });
     this.io.attach(this.httpServer);
     this.#interceptHttp();
+    // before any module: its one socket middleware runs ahead of every other connection listener's
+    this.events.install(this.io, [this.io.of("/")]);
+    this.#disposers.push(() => this.events.close());
 
     const lifecycle = new LifecycleObserver();
     const namespaces = new NamespaceRegistry(config, (name) => lifecycle.observeNamespace(name));
@@ -117,6 +122,7 @@ export class Pylon<
       health: this.health,
       admission: this.admission,
       gate: this.gate,
+      events: this.events,
       clientAddress: (req) => this.clientAddress(req),
     };
   }

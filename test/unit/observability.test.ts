@@ -10,6 +10,7 @@ import { Server, type Socket } from "socket.io";
 import { parseConfig } from "../../src/config/index.js";
 import { Metrics } from "../../src/observability/metrics.js";
 import { SocketInstruments } from "../../src/observability/traffic.js";
+import { EventPipeline } from "../../src/server/event-pipeline.js";
 import { SecurityEvents } from "../../src/observability/security-events.js";
 import { clientFamily, identifyClient } from "../../src/observability/client-versions.js";
 import { quantile, takeSnapshot, sum } from "../../src/observability/admin/snapshot.js";
@@ -34,9 +35,13 @@ test("events in/out are counted by declared name (others as 'other'); acks are t
   const io = new Server(http);
   cleanup.add(() => new Promise<void>((r) => io.close(() => r())));
   const instruments = new SocketInstruments(metrics.events.namespace("/"), metrics);
+  // the instruments' inbound stage runs in the event pipeline, as in Pylon (its attach installs the outbound ones)
+  const pipeline = new EventPipeline();
+  pipeline.add({ name: "metrics", order: 0, forNamespace: () => instruments.stage });
+  pipeline.install(io, [io.of("/")]);
+  cleanup.add(() => pipeline.close());
   let serverSocket: Socket | undefined;
   io.on("connection", (socket) => {
-    instruments.attach(socket);
     serverSocket = socket;
     socket.on("ping", (n: number, ack: (r: number) => void) => ack(n + 1));
     socket.on("random-1", () => undefined);

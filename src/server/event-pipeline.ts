@@ -1,0 +1,206 @@
+import type { Namespace, Server, Socket } from "socket.io";
+
+type Ack = (...args: unknown[]) => void;
+type Next = (err?: Error) => void;
+
+/**
+ * One inbound event as it goes through the pipeline. One object per event; it replaces socket.io's per-middleware
+ * closures. Stages read it and may keep it (a held event is resumed with `resume()`).
+ */
+export class InboundEvent {
+  /** `performance.now()` when the event entered the pipeline. */
+  readonly receivedAt: number;
+  /** Whether the client asked for an ack (the last packet element is then the ack function). */
+  readonly hasAck: boolean;
+  /** Free slot for the stage that admitted the event (the inbound limiter keeps its in-flight slot here). */
+  slot: unknown = undefined;
+  /** `performance.now()` when the handler called the ack (0 before). */
+  ackedAt = 0;
+  #index = 0;
+  #held = false;
+  readonly #run: NamespacePipeline;
+  readonly #socket: Socket;
+  readonly #packet: unknown[];
+  readonly #next: Next;
+  readonly #states: unknown[];
+
+  constructor(run: NamespacePipeline, socket: Socket, packet: unknown[], next: Next, states: unknown[], now: number) {
+    this.#run = run;
+    this.#socket = socket;
+    this.#packet = packet;
+    this.#next = next;
+    this.#states = states;
+    this.receivedAt = now;
+    this.hasAck = packet.length > 1 && typeof packet[packet.length - 1] === "function";
+  }
+
+  get packet(): unknown[] {
+    return this.#packet;
+  }
+
+  /** The event's name (packet[0]; not always a string from a hostile client). */
+  get name(): unknown {
+    return this.#packet[0];
+  }
+
+  /** The ack the client asked for (already wrapped by the pipeline when a stage listens to acks), or undefined. */
+  get ack(): Ack | undefined {
+    return this.hasAck ? (this.#packet[this.#packet.length - 1] as Ack) : undefined;
+  }
+
+  /** The current stage's per-socket state (undefined until it sets one). Valid inside attach/onEvent only. */
+  get state(): unknown {
+    return this.#states[this.#index];
+  }
+
+  set state(value: unknown) {
+    this.#states[this.#index] = value;
+  }
+
+  /** The current stage keeps the event: return false from onEvent, then call `resume()` (once) to go on. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /** Continues a held event with the next stage (and, after the last one, socket.io's handlers). */
+  resume(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.#index++;
+    this.#run.continue(this.#socket, this, this.#next);
+  }
+
+  /** @internal the runner's cursor */
+  get index(): number {
+    return this.#index;
+  }
+
+  /** @internal */
+  advance(): void {
+    this.#index++;
+  }
+}
+
+/** What a stage does in one namespace. */
+export interface NamespaceStage {
+  /** Per-socket set-up when a socket connects; the returned value is the stage's per-socket state (`ev.state`). */
+  attach?(socket: Socket): unknown;
+  /**
+   * Runs for every inbound event, in stage order. Return true to go on; false when the stage refused or answered the
+   * event (it must have counted it and, when the client asked for one, sent an error ack) or held it (`ev.hold()`).
+   */
+  onEvent(socket: Socket, ev: InboundEvent): boolean;
+  /** Called once when the handler acks an event this stage saw (ev.ackedAt is set). */
+  onAck?(socket: Socket, ev: InboundEvent): void;
+}
+
+/** A feature's contribution to the inbound event path. */
+export interface EventStage {
+  readonly name: string;
+  /** Lower runs first: 0 metrics (counts everything), 100 security, 200 flow control. */
+  readonly order: number;
+  /** The stage for one namespace, or undefined when it has nothing to do there (asked once per namespace). */
+  forNamespace(nsp: Namespace): NamespaceStage | undefined;
+}
+
+/** The compiled stages of one namespace. */
+class NamespacePipeline {
+  readonly #stages: NamespaceStage[];
+  readonly #ackStages: NamespaceStage[];
+
+  constructor(stages: NamespaceStage[]) {
+    this.#stages = stages;
+    this.#ackStages = stages.filter((s) => s.onAck !== undefined);
+  }
+
+  /** Installs the one socket middleware of this socket (one closure and one state array per socket). */
+  attach(socket: Socket): void {
+    const states = new Array<unknown>(this.#stages.length);
+    for (let i = 0; i < this.#stages.length; i++) states[i] = this.#stages[i]!.attach?.(socket);
+    socket.use((packet, next) => {
+      const ev = new InboundEvent(this, socket, packet, next, states, performance.now());
+      if (ev.hasAck && this.#ackStages.length > 0) this.#wrapAck(socket, ev, packet);
+      this.continue(socket, ev, next);
+    });
+  }
+
+  continue(socket: Socket, ev: InboundEvent, next: Next): void {
+    const stages = this.#stages;
+    for (let i = ev.index; i < stages.length; i = ev.index) {
+      if (!stages[i]!.onEvent(socket, ev)) return;
+      ev.advance();
+    }
+    next();
+  }
+
+  #wrapAck(socket: Socket, ev: InboundEvent, packet: unknown[]): void {
+    const last = packet.length - 1;
+    const ack = packet[last] as Ack;
+    const stages = this.#ackStages;
+    packet[last] = function pipelineAck(this: unknown, ...args: unknown[]): void {
+      if (ev.ackedAt !== 0) return; // socket.io sends an ack once; so do the hooks
+      ev.ackedAt = performance.now();
+      ack.apply(this, args);
+      for (let i = 0; i < stages.length; i++) stages[i]!.onAck!(socket, ev);
+    };
+  }
+}
+
+/**
+ * The inbound event path of every namespace as ONE socket.io middleware per socket (instead of one per feature):
+ * socket.io's `run` copies the middleware list and allocates a closure per middleware per event, and each feature
+ * that wanted to see the ack wrapped it again. Here stages are plain synchronous calls in a loop over one event
+ * object, and the ack is wrapped once, only when a stage listens to acks and the client asked for one.
+ *
+ * Registered by the composer before any module sets up, so its middleware runs before the application's own
+ * `socket.use` middlewares; stages are added by modules during setup (before sockets connect).
+ */
+export class EventPipeline {
+  readonly #stages: EventStage[] = [];
+  readonly #compiled = new Map<string, NamespacePipeline | null>();
+  readonly #disposers: (() => void)[] = [];
+
+  add(stage: EventStage): void {
+    this.#stages.push(stage);
+    this.#stages.sort((a, b) => a.order - b.order);
+    this.#compiled.clear();
+  }
+
+  remove(stage: EventStage): void {
+    const i = this.#stages.indexOf(stage);
+    if (i >= 0) this.#stages.splice(i, 1);
+    this.#compiled.clear();
+  }
+
+  get stageNames(): string[] {
+    return this.#stages.map((s) => s.name);
+  }
+
+  /** Watches every namespace of `io` (existing and future) and installs the pipeline on each connecting socket. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  install(io: Server<any, any, any, any>, existing: Iterable<Namespace>): void {
+    const watch = (nsp: Namespace): void => {
+      const onConnection = (socket: Socket): void => this.#forNamespace(nsp)?.attach(socket);
+      nsp.on("connection", onConnection);
+      this.#disposers.push(() => nsp.off("connection", onConnection));
+    };
+    for (const nsp of existing) watch(nsp);
+    io.on("new_namespace", watch);
+    this.#disposers.push(() => io.off("new_namespace", watch));
+  }
+
+  #forNamespace(nsp: Namespace): NamespacePipeline | null {
+    let p = this.#compiled.get(nsp.name);
+    if (p === undefined) {
+      const stages = this.#stages.map((s) => s.forNamespace(nsp)).filter((s): s is NamespaceStage => s !== undefined);
+      p = stages.length > 0 ? new NamespacePipeline(stages) : null;
+      this.#compiled.set(nsp.name, p);
+    }
+    return p;
+  }
+
+  close(): void {
+    for (const d of this.#disposers.splice(0)) d();
+    this.#compiled.clear();
+  }
+}
