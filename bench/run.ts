@@ -8,6 +8,7 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { ClientTrigger, LoadSession, nowMs } from "../src/load/index.js";
 import { chartSvg, renderPng, type CurveData } from "./lib/chart.js";
+import { CpuMeter, cpuWindow, TICK_US } from "./lib/cpu.js";
 import { topFrames, type Frame } from "./lib/profile.js";
 import { figureResult, renderTable, tableRows, COLUMNS, median, type FigureResult } from "./lib/report.js";
 import { buildBench, hardFdLimit, REPO_ROOT, SERVER_KINDS, startServer, type ServerHandle, type ServerKind } from "./lib/servers.js";
@@ -83,6 +84,14 @@ function raiseFdLimit(): number {
   return hard;
 }
 
+/** How server CPU was measured in this run (lib/cpu.ts): written to the JSON. */
+interface CpuStats {
+  sources: Set<"schedstat" | "stat">;
+  windows: number;
+  /** Windows where schedstat and /proc/<pid>/stat disagreed beyond tick quantization. */
+  warnings: string[];
+}
+
 /** Pids of the servers this run started: killed (by pid) if the run is interrupted. */
 const live = new Set<number>();
 
@@ -118,6 +127,7 @@ async function main(): Promise<void> {
   const profiles: Record<string, Frame[]> = {};
   const profileFiles: string[] = [];
   const suiteErrors: string[] = [];
+  const cpuStats: CpuStats = { sources: new Set(), windows: 0, warnings: [] };
 
   for (let rep = 0; rep < args.reps; rep++) {
     for (const suite of suites) {
@@ -129,7 +139,7 @@ async function main(): Promise<void> {
         const server = await startServer(kind, { build, maxOldSpaceMb: 8192, ...(pinning.server ? { cpus: pinning.server } : {}) });
         live.add(server.pid);
         try {
-          await runSuite(suite, server, args, fdLimit, wants, runs, curves, profiles, profileFiles, stamp);
+          await runSuite(suite, server, args, fdLimit, wants, runs, curves, profiles, profileFiles, stamp, cpuStats);
         } catch (err) {
           const msg = `suite ${suite.name} on ${kind} failed: ${(err as Error).stack ?? err}`;
           suiteErrors.push(msg);
@@ -183,7 +193,7 @@ async function main(): Promise<void> {
     try {
       const svg = chartSvg(
         curveDefs.map((def) => ({ def, data: curveOut[def.id]?.data ?? {} })),
-        `${args.quick ? "quick mode" : `medians of ${args.reps}`}, ${started.toISOString().slice(0, 16)}Z, ${machine.cpus} cores (load avg ${machine.loadavg.join("->")}), node ${machine.node}; ${pinning.note}`,
+        `${args.quick ? "quick mode, " : ""}${args.reps > 1 ? `medians of ${args.reps}` : "1 repetition"}, ${started.toISOString().slice(0, 16)}Z, ${machine.cpus} cores (load avg ${machine.loadavg.join("->")}), node ${machine.node}; ${pinning.note}`,
       );
       await renderPng(svg, pngFile);
       chart = pngFile;
@@ -205,6 +215,14 @@ async function main(): Promise<void> {
     curves: curveOut,
     profiles,
     profileFiles,
+    cpu: {
+      source: [...cpuStats.sources].join("+") || "none",
+      how:
+        "sum of se.sum_exec_runtime (/proc/<pid>/task/*/schedstat, ns) over all threads of the server process(es), read before and after each measured window; cross-checked against /proc/<pid>/stat (clock ticks)",
+      tickUs: TICK_US,
+      windows: cpuStats.windows,
+      warnings: cpuStats.warnings,
+    },
     chart,
     errors: suiteErrors,
     elapsedMs: Date.now() - started.getTime(),
@@ -216,6 +234,9 @@ async function main(): Promise<void> {
       process.stdout.write(`top self-time frames, ${name}:\n${frames.map((f) => `  ${f.self.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`).join("\n")}\n\n`);
     }
   }
+  const repsNote = args.reps > 1 ? `every figure is the median of ${args.reps} interleaved repetitions (server order rotated each repetition)` : "1 repetition (no median)";
+  const cpuNote = `server CPU from ${result.cpu.source === "schedstat" ? "schedstat (ns, all threads)" : `${result.cpu.source} (clock ticks of ${TICK_US / 1000} ms)`}, ${cpuStats.windows} window(s), ${cpuStats.warnings.length} cross-check warning(s)`;
+  process.stdout.write(`${args.quick ? "quick mode" : "full mode"}: ${repsNote}; ${cpuNote}\n`);
   process.stdout.write(`${pinning.note}; machine load average ${machine.loadavg.join(" -> ")} (${machine.cpus} cores)\nresults: ${jsonFile}${chart ? `\nchart:   ${chart}` : ""}\nelapsed: ${(result.elapsedMs / 1000).toFixed(1)}s\n`);
   if (suiteErrors.length) {
     process.stderr.write(`${suiteErrors.length} suite run(s) failed\n`);
@@ -234,6 +255,7 @@ async function runSuite(
   profiles: Record<string, Frame[]>,
   profileFiles: string[],
   stamp: string,
+  cpu: CpuStats,
 ): Promise<void> {
   const sessions: LoadSession[] = [];
   const spec = { url: server.url, protocol: server.protocol, namespace: server.namespace, path: server.path, timeoutMs: 20_000 };
@@ -263,10 +285,20 @@ async function runSuite(
       return s;
     },
     trigger: () => new ClientTrigger(spec),
-    async cpu(fn) {
-      const before = server.cpuUs();
+    cpu(fn) {
+      return this.cpuOf([server.cpu], fn);
+    },
+    async cpuOf(of, fn) {
+      const w = cpuWindow(of.map((m) => (typeof m === "number" ? new CpuMeter(m) : m)));
       const result = await fn();
-      return { result, cpuUs: server.cpuUs() - before };
+      const spent = w.stop();
+      cpu.sources.add(spent.source);
+      cpu.windows++;
+      if (spent.warning) {
+        cpu.warnings.push(`${suite.name} on ${server.kind}: ${spent.warning}`);
+        log(`  [${server.kind}] CPU cross-check: ${spent.warning}`);
+      }
+      return { result, cpuUs: spent.us };
     },
     async profiled(name, fn) {
       if (!args.profile) return fn();

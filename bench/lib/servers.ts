@@ -1,11 +1,12 @@
 // The servers under test: each runs as its own child process (optionally pinned to a core with taskset, fd limit raised
 // with prlimit), preloaded with the bench probe (bench/servers/probe.ts) for heap-after-GC and CPU profiles over IPC.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, mkdirSync, renameSync, statSync } from "node:fs";
+import { existsSync, readdirSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { CpuMeter } from "./cpu.js";
 
 export type ServerKind = "pylon" | "socketio" | "ws";
 export const SERVER_KINDS: readonly ServerKind[] = ["pylon", "socketio", "ws"];
@@ -93,8 +94,8 @@ export interface ServerHandle {
   protocol: "socketio" | "ws";
   namespace: string;
   path: string;
-  /** user+sys CPU time of the process so far (microseconds), from /proc/<pid>/stat. */
-  cpuUs(): number;
+  /** CPU time of the process, all threads (ns resolution: schedstat of every thread, see lib/cpu.ts). */
+  cpu: CpuMeter;
   /** Heap and RSS after two forced GCs (bench probe). */
   memory(): Promise<MemorySample>;
   profileStart(): Promise<void>;
@@ -117,17 +118,6 @@ export function hardFdLimit(): number {
   const r = spawnSync("bash", ["-c", "ulimit -Hn"], { encoding: "utf8" });
   const v = r.stdout.trim();
   return v === "unlimited" ? 1_048_576 : Number(v) || 1024;
-}
-
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** utime + stime (fields 14 and 15 of /proc/<pid>/stat, counted after the ")" closing the command name) in microseconds. */
-export function readCpuUs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  // fields[0] is field 3 (state): utime is field 14 -> index 11, stime field 15 -> index 12
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1_000_000) / CLK_TCK;
 }
 
 export async function startServer(kind: ServerKind, opts: StartOptions): Promise<ServerHandle> {
@@ -190,7 +180,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions): Promise
     protocol: kind === "ws" ? "ws" : "socketio",
     namespace: "/demo",
     path: kind === "ws" ? "/" : "/socket.io/",
-    cpuUs: () => readCpuUs(pid),
+    cpu: new CpuMeter(pid),
     memory: () => ipc<MemorySample>({ type: "bench:mem" }, "bench:mem"),
     profileStart: async () => {
       await ipc({ type: "bench:profile:start" }, "bench:profile:started");

@@ -4,6 +4,7 @@
 // the registry; the runner core does not change.
 import type { LoadSession, BroadcastTrigger, TransportMix } from "../../src/load/index.js";
 import type { ServerHandle, ServerKind } from "./servers.js";
+import type { CpuMeter } from "./cpu.js";
 
 export interface FigureDef {
   /** Stable id, dotted: `<suite>.<what>` (the `--only` filter matches prefixes of it). */
@@ -39,8 +40,13 @@ export interface SuiteContext {
   session(): Promise<LoadSession>;
   /** The broadcast trigger for this server (demo `join` + `say` through its protocol). */
   trigger(): BroadcastTrigger;
-  /** Measures server CPU (us) spent while `fn` runs. */
+  /**
+   * Server CPU (us, all threads, ns resolution: lib/cpu.ts) spent while `fn` runs. Read from /proc before and after,
+   * so nothing runs in the server for it; cross-checked against /proc/<pid>/stat (mismatches are logged and reported).
+   */
   cpu<T>(fn: () => Promise<T>): Promise<{ result: T; cpuUs: number }>;
+  /** The same for other processes a suite started itself (pids or meters; their CPU is summed), e.g. cluster nodes. */
+  cpuOf<T>(processes: readonly (number | CpuMeter)[], fn: () => Promise<T>): Promise<{ result: T; cpuUs: number }>;
   /** With --profile: CPU-profile the server while `fn` runs and save it as <name>.cpuprofile. */
   profiled<T>(name: string, fn: () => Promise<T>): Promise<T>;
   deadlineAt(seconds: number): number;

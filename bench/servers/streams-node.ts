@@ -1,7 +1,10 @@
 // A Pylon node for the streams bench: the delivery module plus two bench-only events on "/":
 //   bench:join(room, ack)                      joins a plain Socket.IO room (the io.to(room).emit baseline)
 //   bench:run({ mode, name, count, rate }, ack) publishes `count` messages: mode "emit" = io.to(name).emit("bench:m",
-//     {i, ts}); mode "stream" = pylon.stream(name).publish("m", {i}) (64 in flight). rate 0 = as fast as possible.
+//     {i, ts}); mode "stream" = pylon.stream(name).publish("m", {i, ts}) (64 in flight). rate 0 = as fast as possible.
+//     ts = epoch ms with sub-ms resolution (performance.timeOrigin + performance.now(), the clock of src/load/text.ts
+//     nowMs): the bench receivers run on the same machine and compute latency against the same clock. (The stream
+//     message's own meta.ts is the server's Date.now(), whole milliseconds: too coarse for sub-ms latencies.)
 // Usage: node streams-node.js <port> <host> [redisUrl] [nodeId]
 import { createPylon } from "../../src/server/pylon.js";
 import { StreamsModule } from "../../src/delivery/streams-module.js";
@@ -23,6 +26,7 @@ const pylon = createPylon(
 );
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const nowMs = (): number => performance.timeOrigin + performance.now();
 
 pylon.io.of("/").on("connection", (socket) => {
   socket.on("bench:join", (room: string, ack: () => void) => {
@@ -34,7 +38,7 @@ pylon.io.of("/").on("connection", (socket) => {
     const gap = o.rate > 0 ? 1000 / o.rate : 0;
     if (o.mode === "emit") {
       for (let i = 0; i < o.count; i++) {
-        pylon.io.to(o.name).emit("bench:m", { i, ts: Date.now() });
+        pylon.io.to(o.name).emit("bench:m", { i, ts: nowMs() });
         if (gap) await sleep(gap);
         else if (i % 64 === 63) await new Promise((r) => setImmediate(r));
       }
@@ -45,7 +49,7 @@ pylon.io.of("/").on("connection", (socket) => {
         for (;;) {
           const i = next++;
           if (i >= o.count) return;
-          await handle.publish("m", { i });
+          await handle.publish("m", { i, ts: nowMs() });
           if (gap) await sleep(gap);
         }
       };

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Agent, request } from "node:http";
 import { build } from "esbuild";
 import { ClientTrigger, LoadSession, newHistogram, recordMs, summarize } from "../../src/load/index.js";
-import { freePort, readCpuUs, REPO_ROOT } from "../lib/servers.js";
+import { freePort, REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
 import { spawnUntil, startRedis, type Proc } from "../lib/child-proc.js";
 
@@ -122,9 +122,10 @@ export const crossNodeSuite: Suite = {
       await trigger.prepare(["x"]);
       const base = { trigger, rooms: ["x"], burst: 1, payloadBytes: 0, settleMs: 5000 };
       await session.broadcast({ ...base, rate: 1, window: 2, count: 20, durationMs: 5000, deadlineAt: ctx.deadlineAt(30) }); // warm-up
-      const cpu0 = nodes.map((n) => readCpuUs(n.child.pid!));
-      const thr = await session.broadcast({ ...base, rate: 1, window: 2, count: 0, durationMs: ctx.quick ? 5000 : 20_000, deadlineAt: ctx.deadlineAt(60) });
-      const cpuUs = nodes.reduce((sum, n, i) => sum + readCpuUs(n.child.pid!) - cpu0[i]!, 0);
+      const { result: thr, cpuUs } = await ctx.cpuOf(
+        nodes.map((n) => n.child.pid!),
+        () => session!.broadcast({ ...base, rate: 1, window: 2, count: 0, durationMs: ctx.quick ? 5000 : 20_000, deadlineAt: ctx.deadlineAt(60) }),
+      );
       ctx.log(`cross-node ${kind}: ${thr.deliveriesPerSec.toFixed(0)} deliveries/s, completeness ${thr.completeness.toFixed(4)}, ${(cpuUs / thr.serverDeliveries).toFixed(2)} us CPU/delivery`);
       ctx.record("cross-node.deliveries_per_s", thr.deliveriesPerSec);
       ctx.record("cross-node.cpu_us_per_delivery", cpuUs / Math.max(1, thr.serverDeliveries));

@@ -58,9 +58,9 @@ async function round(variant: Variant, ctx: SuiteContext, size: number, deliveri
     await trigger.prepare(["obs"]);
     const opts = { trigger, rooms: ["obs"], rate: 1, window: Math.max(2, Math.ceil(5000 / size)), burst: 1, payloadBytes: 0, settleMs: 5000 };
     await session.broadcast({ ...opts, count: 20, durationMs: 5000, deadlineAt: ctx.deadlineAt(30) }); // warm-up
-    const cpu0 = server.cpuUs();
-    const r = await session.broadcast({ ...opts, count: Math.ceil(deliveries / size), durationMs: ctx.quick ? 8000 : 30_000, deadlineAt: ctx.deadlineAt(60) });
-    const cpuUs = server.cpuUs() - cpu0;
+    const { result: r, cpuUs } = await ctx.cpuOf([server.cpu], () =>
+      session.broadcast({ ...opts, count: Math.ceil(deliveries / size), durationMs: ctx.quick ? 8000 : 30_000, deadlineAt: ctx.deadlineAt(60) }),
+    );
     if (r.completeness < 1) ctx.log(`observability ${variant}: completeness ${r.completeness.toFixed(4)}`);
     const out = { perSec: r.deliveriesPerSec, cpuUsPerDelivery: cpuUs / Math.max(1, r.serverDeliveries), heapKbPerConn: (idle.heapUsed - base.heapUsed) / KB / conns };
     ctx.log(`observability ${variant}: ${out.perSec.toFixed(0)} deliveries/s, ${out.cpuUsPerDelivery.toFixed(2)} us CPU/delivery, ${out.heapKbPerConn.toFixed(2)} KB heap/conn`);

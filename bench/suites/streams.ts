@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { build } from "esbuild";
 import { io, type Socket } from "socket.io-client";
 import { PylonClient } from "../../src/client/index.js";
-import { newHistogram, recordMs, summarize } from "../../src/load/index.js";
-import { freePort, readCpuUs, REPO_ROOT } from "../lib/servers.js";
+import { newHistogram, nowMs, recordMs, summarize } from "../../src/load/index.js";
+import { freePort, REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
 import { spawnUntil, startRedis, type Proc } from "../lib/child-proc.js";
 
@@ -39,7 +39,7 @@ async function emitReceivers(url: string, n: number, room: string): Promise<Rece
     const s = io(url, { transports: ["websocket"], forceNew: true });
     s.on("bench:m", (m: { ts: number }) => {
       got++;
-      recordMs(lat, Date.now() - m.ts);
+      recordMs(lat, nowMs() - m.ts);
     });
     await ackCall(s, "bench:join", room);
     sockets.push(s);
@@ -55,9 +55,10 @@ async function streamReceivers(url: string, n: number, stream: string): Promise<
   for (let i = 0; i < n; i++) {
     const c = new PylonClient(url, { socket: { transports: ["websocket"] } });
     c.on("replayed", () => ready++);
-    c.subscribe(stream, (_d, meta) => {
+    c.subscribe(stream, (d) => {
       got++;
-      recordMs(lat, Date.now() - meta.ts);
+      // the publisher's sub-ms timestamp in the payload (meta.ts is the server's whole-millisecond Date.now())
+      recordMs(lat, nowMs() - (d as { ts: number }).ts);
     });
     clients.push(c);
   }
@@ -66,8 +67,8 @@ async function streamReceivers(url: string, n: number, stream: string): Promise<
 }
 
 async function waitCount(r: Receivers, target: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (r.got() < target && Date.now() < deadline) await pause(5);
+  const deadline = nowMs() + timeoutMs;
+  while (r.got() < target && nowMs() < deadline) await pause(5);
   return r.got() >= target;
 }
 
@@ -87,12 +88,12 @@ async function measure(
     await ackCall(driver, "bench:run", { mode, name, count: 200, rate: 0 }); // warm-up
     await waitCount(r, receivers * 200, 30_000);
     const base = r.got();
-    const cpu0 = serverPids.map((p) => readCpuUs(p));
     const t0 = performance.now();
-    await ackCall(driver, "bench:run", { mode, name, count, rate: 0 });
-    const complete = await waitCount(r, base + receivers * count, 120_000);
+    const { result: complete, cpuUs } = await ctx.cpuOf(serverPids, async () => {
+      await ackCall(driver, "bench:run", { mode, name, count, rate: 0 });
+      return waitCount(r, base + receivers * count, 120_000);
+    });
     const ms = performance.now() - t0;
-    const cpuUs = serverPids.reduce((sum, p, i) => sum + readCpuUs(p) - cpu0[i]!, 0);
     const perSec = ((r.got() - base) / ms) * 1000;
     if (!complete) ctx.log(`streams: ${mode} ${name}: only ${r.got() - base} of ${receivers * count} deliveries arrived`);
     r.lat.reset();
@@ -114,8 +115,8 @@ async function replaySpeed(driver: Socket, url: string, name: string, behind: nu
   await new Promise<void>((resolve) => c.socket.once("connect", () => resolve()));
   const t0 = performance.now();
   c.subscribe(name, () => got++, { after: 0 });
-  const deadline = Date.now() + 60_000;
-  while (got < behind && Date.now() < deadline) await pause(2);
+  const deadline = nowMs() + 60_000;
+  while (got < behind && nowMs() < deadline) await pause(2);
   const ms = performance.now() - t0;
   c.close();
   return (got / ms) * 1000;
