@@ -8,10 +8,10 @@ import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { ClientTrigger, LoadSession, nowMs } from "../src/load/index.js";
 import { chartSvg, renderPng, type CurveData } from "./lib/chart.js";
-import { CpuMeter, cpuWindow, TICK_US } from "./lib/cpu.js";
+import { CpuMeter, cpuWindow, settle, TICK_US } from "./lib/cpu.js";
 import { topFrames, type Frame } from "./lib/profile.js";
 import { figureResult, renderTable, tableRows, COLUMNS, median, type FigureResult } from "./lib/report.js";
-import { buildBench, hardFdLimit, REPO_ROOT, SERVER_KINDS, startServer, type ServerHandle, type ServerKind } from "./lib/servers.js";
+import { buildBench, hardFdLimit, noServer, REPO_ROOT, SERVER_KINDS, startServer, type ServerHandle, type ServerKind } from "./lib/servers.js";
 import type { Suite, SuiteContext } from "./lib/suite.js";
 import { SUITES } from "./suites/index.js";
 
@@ -58,7 +58,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 const log = (s: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 23)}] ${s}\n`);
 };
 
 function wantsFn(only: readonly string[]): (id: string) => boolean {
@@ -131,13 +131,19 @@ async function main(): Promise<void> {
 
   for (let rep = 0; rep < args.reps; rep++) {
     for (const suite of suites) {
-      // rotate the server order each repetition so no server always runs first (interleaved)
-      const order = args.servers.map((_, i) => args.servers[(i + rep + SUITES.indexOf(suite)) % args.servers.length] as ServerKind);
+      // rotate the server order each repetition (and suite) so that no server always runs first: with 3 servers and
+      // 3 repetitions each server takes each position once, so slow drift of the machine does not favour one
+      const kinds = args.servers.filter((k) => !suite.servers || suite.servers.includes(k));
+      const order = kinds.map((_, i) => kinds[(i + rep + SUITES.indexOf(suite)) % kinds.length] as ServerKind);
       for (const kind of order) {
         const t0 = nowMs();
         log(`rep ${rep + 1}/${args.reps} suite ${suite.name} on ${kind} ...`);
-        const server = await startServer(kind, { build, maxOldSpaceMb: 8192, ...(pinning.server ? { cpus: pinning.server } : {}) });
-        live.add(server.pid);
+        // suites with their own servers (cluster nodes, other configs) get no runner server: nothing to start
+        const server = suite.ownServers ? noServer(kind) : await startServer(kind, { build, maxOldSpaceMb: 8192, ...(pinning.server ? { cpus: pinning.server } : {}) });
+        if (!suite.ownServers) {
+          live.add(server.pid);
+          log(`  ${kind} started in ${((nowMs() - t0) / 1000).toFixed(2)}s`);
+        }
         try {
           await runSuite(suite, server, args, fdLimit, wants, runs, curves, profiles, profileFiles, stamp, cpuStats);
         } catch (err) {
@@ -258,8 +264,28 @@ async function runSuite(
   cpu: CpuStats,
 ): Promise<void> {
   const sessions: LoadSession[] = [];
-  const spec = { url: server.url, protocol: server.protocol, namespace: server.namespace, path: server.path, timeoutMs: 20_000 };
+  // lazy: a suite with its own servers has no runner server (its url throws)
+  const spec = (): { url: string; protocol: "socketio" | "ws"; namespace: string; path: string; timeoutMs: number } => ({
+    url: server.url,
+    protocol: server.protocol,
+    namespace: server.namespace,
+    path: server.path,
+    timeoutMs: 20_000,
+  });
+  const cpuOf: SuiteContext["cpuOf"] = async (of, fn) => {
+    const w = cpuWindow(of.map((m) => (typeof m === "number" ? new CpuMeter(m) : m)));
+    const result = await fn();
+    const spent = w.stop();
+    cpu.sources.add(spent.source);
+    cpu.windows++;
+    if (spent.warning) {
+      cpu.warnings.push(`${suite.name} on ${server.kind}: ${spent.warning}`);
+      log(`  [${server.kind}] CPU cross-check: ${spent.warning}`);
+    }
+    return { result, cpuUs: spent.us };
+  };
   const ctx: SuiteContext = {
+    kind: server.kind,
     server,
     quick: args.quick,
     maxConnections: fdLimit - 200,
@@ -279,27 +305,14 @@ async function runSuite(
       curves.set(id, c);
     },
     async session() {
-      const s = new LoadSession({ ...spec, workers: 0, localAddresses: [] });
+      const s = new LoadSession({ ...spec(), workers: 0, localAddresses: [] });
       sessions.push(s);
       await s.ready();
       return s;
     },
-    trigger: () => new ClientTrigger(spec),
-    cpu(fn) {
-      return this.cpuOf([server.cpu], fn);
-    },
-    async cpuOf(of, fn) {
-      const w = cpuWindow(of.map((m) => (typeof m === "number" ? new CpuMeter(m) : m)));
-      const result = await fn();
-      const spent = w.stop();
-      cpu.sources.add(spent.source);
-      cpu.windows++;
-      if (spent.warning) {
-        cpu.warnings.push(`${suite.name} on ${server.kind}: ${spent.warning}`);
-        log(`  [${server.kind}] CPU cross-check: ${spent.warning}`);
-      }
-      return { result, cpuUs: spent.us };
-    },
+    trigger: () => new ClientTrigger(spec()),
+    cpu: (fn) => cpuOf([server.cpu], fn),
+    cpuOf,
     async profiled(name, fn) {
       if (!args.profile) return fn();
       await server.profileStart();
@@ -310,12 +323,20 @@ async function runSuite(
       profiles[`${server.kind} ${name}`] = topFrames(file, 20);
       return result;
     },
+    async settle() {
+      const ms = await settle([server.cpu]);
+      if (ms >= 2000) log(`  [${server.kind}] server still busy after 2 s of settling; measuring anyway`);
+      return ms;
+    },
     deadlineAt: (s) => nowMs() + s * 1000,
     log: (m) => log(`  [${server.kind}] ${m}`),
   };
   try {
     await suite.run(ctx);
   } finally {
+    // The server goes first: thousands of clients closing one by one against a live server cost it a second or more
+    // of wall time per suite (each close is a round of server work); against a killed server each close is a reset.
+    await server.stop();
     for (const s of sessions) await s.close().catch(() => undefined);
   }
 }

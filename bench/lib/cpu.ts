@@ -122,3 +122,25 @@ export function cpuWindow(meters: readonly CpuMeter[]): { stop(): CpuSpent } {
   const before = meters.map((m) => m.sample());
   return { stop: () => sumSpent(meters.map((m, i) => cpuSpent(before[i] as CpuSample, m.sample()))) };
 }
+
+/**
+ * Waits until the processes are idle: less than `busy` (share of one core, all threads together) over `quietMs`,
+ * polled back to back, at most `maxMs`. Used between phases instead of fixed pauses, so that the tail of one phase
+ * (closes, write completions, GC) is not counted in the next CPU window and no time is wasted when there is none.
+ * Returns the time waited (ms).
+ */
+export async function settle(meters: readonly CpuMeter[], opts: { quietMs?: number; maxMs?: number; busy?: number } = {}): Promise<number> {
+  const quietMs = opts.quietMs ?? 50;
+  const maxMs = opts.maxMs ?? 2000;
+  const busy = opts.busy ?? 0.05;
+  const t0 = performance.now();
+  const total = (): number => meters.reduce((s, m) => s + m.sample().us, 0);
+  let prev = total();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const now = total();
+    const waited = performance.now() - t0;
+    if (now - prev < busy * quietMs * 1000 || waited >= maxMs) return waited;
+    prev = now;
+  }
+}

@@ -202,3 +202,31 @@ async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<vo
   child.kill("SIGKILL");
   await exited;
 }
+
+/**
+ * The handle a suite that starts its own servers (Suite.ownServers) gets: only `kind`; anything else throws, so a
+ * suite that declares its own servers cannot measure the runner's by mistake.
+ */
+export function noServer(kind: ServerKind): ServerHandle {
+  const fail = (what: string): never => {
+    throw new Error(`this suite starts its own servers (ownServers): ctx.server.${what} is not available`);
+  };
+  return {
+    kind,
+    pid: 0,
+    protocol: kind === "ws" ? "ws" : "socketio",
+    namespace: "/demo",
+    path: kind === "ws" ? "/" : "/socket.io/",
+    get url(): string {
+      return fail("url");
+    },
+    get cpu(): CpuMeter {
+      return fail("cpu");
+    },
+    memory: () => fail("memory()"),
+    profileStart: () => fail("profileStart()"),
+    profileStop: () => fail("profileStop()"),
+    logs: () => "",
+    stop: async () => undefined,
+  };
+}

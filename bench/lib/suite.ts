@@ -28,6 +28,9 @@ export interface CurveDef {
 }
 
 export interface SuiteContext {
+  /** The server kind this slot measures. */
+  kind: ServerKind;
+  /** The server the runner started for this slot (not available to suites with `ownServers`: using it throws). */
   server: ServerHandle;
   quick: boolean;
   /** Most connections one process may hold here (fd limit minus headroom): the load generator holds one fd each. */
@@ -36,7 +39,10 @@ export interface SuiteContext {
   wants(idOrPrefix: string): boolean;
   record(figureId: string, value: number | null): void;
   point(curveId: string, x: number, y: number): void;
-  /** A new load session against the server (clients in worker threads of this process). */
+  /**
+   * A new load session against the server (clients in worker threads of this process). The runner closes it after
+   * the suite, once the server is stopped (cheaper than closing thousands of clients against a live server).
+   */
   session(): Promise<LoadSession>;
   /** The broadcast trigger for this server (demo `join` + `say` through its protocol). */
   trigger(): BroadcastTrigger;
@@ -49,6 +55,11 @@ export interface SuiteContext {
   cpuOf<T>(processes: readonly (number | CpuMeter)[], fn: () => Promise<T>): Promise<{ result: T; cpuUs: number }>;
   /** With --profile: CPU-profile the server while `fn` runs and save it as <name>.cpuprofile. */
   profiled<T>(name: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Waits until the server is idle (< 5% of a core over 50 ms, at most 2 s; lib/cpu.ts settle) before the next CPU
+   * window: adaptive, instead of a fixed pause. Returns the ms waited.
+   */
+  settle(): Promise<number>;
   deadlineAt(seconds: number): number;
   log(msg: string): void;
   websocketOnly: TransportMix;
@@ -58,10 +69,17 @@ export interface Suite {
   name: string;
   figures: FigureDef[];
   curves?: CurveDef[];
+  /** The server kinds this suite measures (default: all); the runner starts nothing for the others. */
+  servers?: readonly ServerKind[];
+  /** The suite starts its own servers (cluster nodes, other configs): the runner starts none for it. */
+  ownServers?: boolean;
   run(ctx: SuiteContext): Promise<void>;
 }
 
-/** Settles the server after a phase (pending writes, timers) before the next CPU window. */
+/**
+ * Settles the server after a phase (pending writes, timers, GC) before the next CPU window. 100 ms is plenty for an
+ * idle event loop; the closed-loop phases end when every message was received, so little is left to settle.
+ */
 export function pause(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

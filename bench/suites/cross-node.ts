@@ -9,6 +9,7 @@ import { ClientTrigger, LoadSession, newHistogram, recordMs, summarize } from ".
 import { freePort, REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
 import { spawnUntil, startRedis, type Proc } from "../lib/child-proc.js";
+import { CpuMeter, settle } from "../lib/cpu.js";
 
 async function bareRedisServer(): Promise<string> {
   const outfile = join(REPO_ROOT, "node_modules/.cache/pylon-bench/bare-socketio-redis.mjs");
@@ -89,6 +90,8 @@ async function forwardingOverhead(a: string, b: string, n: number): Promise<{ di
 
 export const crossNodeSuite: Suite = {
   name: "cross-node",
+  servers: ["pylon", "socketio"],
+  ownServers: true,
   figures: [
     { id: "cross-node.deliveries_per_s", label: "cross-node broadcast deliveries/s (2 nodes on Redis, room on the other node)", unit: "/s", better: "higher", notFor: ["ws"] },
     { id: "cross-node.cpu_us_per_delivery", label: "cross-node CPU us per delivery (both nodes)", unit: "us", better: "lower", notFor: ["ws"] },
@@ -100,7 +103,7 @@ export const crossNodeSuite: Suite = {
     { id: "cross-node.forward.forwarded.p99_ms", label: "polling POST via another node (forwarded) p99", unit: "ms", better: "lower", notFor: ["ws", "socketio"] },
   ],
   async run(ctx: SuiteContext) {
-    const kind = ctx.server.kind;
+    const kind = ctx.kind;
     if (kind === "ws" || !ctx.wants("cross-node")) return;
     const redis = await startRedis();
     const redisUrl = redis.url;
@@ -124,13 +127,13 @@ export const crossNodeSuite: Suite = {
       await session.broadcast({ ...base, rate: 1, window: 2, count: 20, durationMs: 5000, deadlineAt: ctx.deadlineAt(30) }); // warm-up
       const { result: thr, cpuUs } = await ctx.cpuOf(
         nodes.map((n) => n.child.pid!),
-        () => session!.broadcast({ ...base, rate: 1, window: 2, count: 0, durationMs: ctx.quick ? 5000 : 20_000, deadlineAt: ctx.deadlineAt(60) }),
+        () => session!.broadcast({ ...base, rate: 1, window: 2, count: 0, durationMs: ctx.quick ? 2000 : 20_000, deadlineAt: ctx.deadlineAt(60) }),
       );
       ctx.log(`cross-node ${kind}: ${thr.deliveriesPerSec.toFixed(0)} deliveries/s, completeness ${thr.completeness.toFixed(4)}, ${(cpuUs / thr.serverDeliveries).toFixed(2)} us CPU/delivery`);
       ctx.record("cross-node.deliveries_per_s", thr.deliveriesPerSec);
       ctx.record("cross-node.cpu_us_per_delivery", cpuUs / Math.max(1, thr.serverDeliveries));
-      await pause(200);
-      const lat = await session.broadcast({ ...base, rate: 20, window: 0, count: 0, durationMs: ctx.quick ? 3000 : 10_000, deadlineAt: ctx.deadlineAt(60) });
+      await settle(nodes.map((n) => new CpuMeter(n.child.pid!)));
+      const lat = await session.broadcast({ ...base, rate: 20, window: 0, count: 0, durationMs: ctx.quick ? 2000 : 10_000, deadlineAt: ctx.deadlineAt(60) });
       ctx.log(`cross-node ${kind} latency 20/s to ${size}: p50 ${lat.latency.p50} ms p99 ${lat.latency.p99} ms (completeness ${lat.completeness.toFixed(4)})`);
       ctx.record("cross-node.latency.p50_ms", lat.latency.p50);
       ctx.record("cross-node.latency.p99_ms", lat.latency.p99);

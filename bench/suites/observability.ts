@@ -8,7 +8,8 @@ import { availableParallelism } from "node:os";
 import { ClientTrigger, LoadSession } from "../../src/load/index.js";
 import { buildBench, startServer, type ServerHandle } from "../lib/servers.js";
 import { median } from "../lib/report.js";
-import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
+import type { Suite, SuiteContext } from "../lib/suite.js";
+import { settle } from "../lib/cpu.js";
 
 type Variant = "on" | "off";
 const KB = 1024;
@@ -47,17 +48,18 @@ async function round(variant: Variant, ctx: SuiteContext, size: number, deliveri
   const trigger = new ClientTrigger({ ...spec, url: server.url });
   try {
     await session.ready();
-    await pause(300);
+    await settle([server.cpu]);
     const base = await server.memory();
     const c = await session.connect({ to: size, rate: 0, concurrency: 200, transports: ctx.websocketOnly, deadlineAt: ctx.deadlineAt(120) });
     if (c.failed) ctx.log(`observability ${variant}: ${c.failed} of ${size} connections failed`);
     await session.join("obs", 0, size, ctx.deadlineAt(60));
-    await pause(300);
+    await settle([server.cpu]);
     const idle = await server.memory();
     const conns = (await session.status()).connected || size;
     await trigger.prepare(["obs"]);
     const opts = { trigger, rooms: ["obs"], rate: 1, window: Math.max(2, Math.ceil(5000 / size)), burst: 1, payloadBytes: 0, settleMs: 5000 };
     await session.broadcast({ ...opts, count: 20, durationMs: 5000, deadlineAt: ctx.deadlineAt(30) }); // warm-up
+    await settle([server.cpu]);
     const { result: r, cpuUs } = await ctx.cpuOf([server.cpu], () =>
       session.broadcast({ ...opts, count: Math.ceil(deliveries / size), durationMs: ctx.quick ? 8000 : 30_000, deadlineAt: ctx.deadlineAt(60) }),
     );
@@ -66,9 +68,9 @@ async function round(variant: Variant, ctx: SuiteContext, size: number, deliveri
     ctx.log(`observability ${variant}: ${out.perSec.toFixed(0)} deliveries/s, ${out.cpuUsPerDelivery.toFixed(2)} us CPU/delivery, ${out.heapKbPerConn.toFixed(2)} KB heap/conn`);
     return out;
   } finally {
+    await server.stop(); // first: closing the clients against a killed server is a reset each, not a round of work
     await trigger.close();
     await session.close();
-    await server.stop();
   }
 }
 
@@ -77,6 +79,8 @@ const pct = (on: number | null, off: number | null, higherIsBetter: boolean): nu
 
 export const observabilitySuite: Suite = {
   name: "observability",
+  servers: ["pylon"],
+  ownServers: true,
   figures: [
     { id: "observability.on.deliveries_per_s", label: "fan-out deliveries/s, room of 1,000, metrics+accounting ON", unit: "/s", better: "higher", notFor: ["socketio", "ws"] },
     { id: "observability.off.deliveries_per_s", label: "fan-out deliveries/s, room of 1,000, metrics+accounting OFF", unit: "/s", better: "higher", notFor: ["socketio", "ws"] },
@@ -89,7 +93,7 @@ export const observabilitySuite: Suite = {
     { id: "observability.memory_cost_pct", label: "memory per connection cost of metrics+accounting (target <= 5)", unit: "%", better: "lower", notFor: ["socketio", "ws"] },
   ],
   async run(ctx) {
-    if (ctx.server.kind !== "pylon" || !ctx.wants("observability")) return;
+    if (ctx.kind !== "pylon" || !ctx.wants("observability")) return;
     const size = Math.min(1000, ctx.maxConnections);
     const deliveries = ctx.quick ? 50_000 : 300_000;
     // quick: on, off; full: on, off, off, on (ABBA, so neither variant always runs first); the runner's repetitions
@@ -97,8 +101,7 @@ export const observabilitySuite: Suite = {
     const order: Variant[] = ctx.quick ? ["on", "off"] : ["on", "off", "off", "on"];
     const results: Record<Variant, Round[]> = { on: [], off: [] };
     for (const v of order) {
-      results[v].push(await round(v, ctx, size, deliveries));
-      await pause(200);
+      results[v].push(await round(v, ctx, size, deliveries)); // each round on a fresh server
     }
     const med = (v: Variant, k: keyof Round): number | null => median(results[v].map((r) => r[k]));
     for (const v of ["on", "off"] as const) {

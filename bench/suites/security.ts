@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { io, type Socket } from "socket.io-client";
 import { REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
+import { CpuMeter, settle } from "../lib/cpu.js";
 import type { Socket as ServerSocket } from "socket.io";
 import { parseConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/observability/logger.js";
@@ -167,10 +168,15 @@ function pipelineNsPerEvent(n: number): number {
   return ns;
 }
 
+/** Both servers idle (closes of the previous phase processed) before the next CPU window. */
+const quiet = (...servers: Server[]): Promise<number> => settle(servers.map((s) => new CpuMeter(s.pid)));
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 export const securitySuite: Suite = {
   name: "security",
+  servers: ["pylon"],
+  ownServers: true,
   figures: [
     { id: "security.handshake.none.per_s", label: "handshakes/s, no auth (websocket)", unit: "/s", better: "higher", notFor },
     { id: "security.handshake.rs256.per_s", label: "handshakes/s, RS256 JWT verified (websocket)", unit: "/s", better: "higher", notFor },
@@ -185,7 +191,7 @@ export const securitySuite: Suite = {
     { id: "security.events.pipeline_pct", label: "security pipeline alone, % of server CPU per echo (off)", unit: "%", better: "lower", notFor },
   ],
   async run(ctx: SuiteContext) {
-    if (ctx.server.kind !== "pylon") return;
+    if (ctx.kind !== "pylon") return;
     const reps = ctx.quick ? 1 : 2; // interleaved off/on inside each of the runner's repetitions
     if (ctx.wants("security.handshake")) {
       const keys = await generateSigningKeys("RS256");
@@ -199,10 +205,10 @@ export const securitySuite: Suite = {
         await handshakes(ctx, plain, 50, 10, undefined); // warm-up
         await handshakes(ctx, rs, 50, 10, token);
         for (let i = 0; i < reps; i++) {
+          await quiet(plain, rs);
           none.push(await handshakes(ctx, plain, n, 50, undefined));
-          await pause(300);
+          await quiet(plain, rs);
           rs256.push(await handshakes(ctx, rs, n, 50, token));
-          await pause(300);
         }
         const r = { none: median(none.map((x) => x.perSec)), rs: median(rs256.map((x) => x.perSec)) };
         ctx.log(`security handshakes/s: none ${r.none.toFixed(0)}, RS256 ${r.rs.toFixed(0)}`);
@@ -227,10 +233,10 @@ export const securitySuite: Suite = {
         await echoes(ctx, off, 10, 10, 500); // warm-up
         await echoes(ctx, on, 10, 10, 500);
         for (let i = 0; i < reps; i++) {
+          await quiet(off, on);
           offRuns.push(await echoes(ctx, off, 20, 20, ms));
-          await pause(300);
+          await quiet(off, on);
           onRuns.push(await echoes(ctx, on, 20, 20, ms));
-          await pause(300);
         }
         const cpuOff = median(offRuns.map((x) => x.cpuUs));
         const cpuOn = median(onRuns.map((x) => x.cpuUs));

@@ -97,7 +97,7 @@ async function measure(
     const perSec = ((r.got() - base) / ms) * 1000;
     if (!complete) ctx.log(`streams: ${mode} ${name}: only ${r.got() - base} of ${receivers * count} deliveries arrived`);
     r.lat.reset();
-    const latCount = ctx.quick ? 300 : 1000;
+    const latCount = ctx.quick ? 200 : 1000;
     const before = r.got();
     await ackCall(driver, "bench:run", { mode, name, count: latCount, rate: 200 });
     await waitCount(r, before + receivers * latCount, 30_000);
@@ -126,6 +126,8 @@ const F = (id: string, label: string, unit: string, better: "lower" | "higher") 
 
 export const streamsSuite: Suite = {
   name: "streams",
+  servers: ["pylon"],
+  ownServers: true,
   figures: [
     F("memory.emit.deliveries_per_s", "io.to(room).emit deliveries/s (memory adapter, 1 node)", "/s", "higher"),
     F("memory.stream.deliveries_per_s", "stream publish deliveries/s (memory log, 1 node)", "/s", "higher"),
@@ -148,7 +150,7 @@ export const streamsSuite: Suite = {
     F("redis.replay_per_s", "replay: one client resuming 10,000 behind, messages/s (Redis log)", "/s", "higher"),
   ],
   async run(ctx: SuiteContext) {
-    if (ctx.server.kind !== "pylon" || !ctx.wants("streams")) return;
+    if (ctx.kind !== "pylon" || !ctx.wants("streams")) return;
     const script = await serverScript();
     const receivers = ctx.quick ? 20 : 50;
     const count = ctx.quick ? 1000 : 5000;
