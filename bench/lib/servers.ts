@@ -96,6 +96,8 @@ export interface ServerHandle {
   path: string;
   /** CPU time of the process, all threads (ns resolution: schedstat of every thread, see lib/cpu.ts). */
   cpu: CpuMeter;
+  /** process.cpuUsage() of the server, asked over IPC (bench probe): a cross-check of `cpu`, which is read from /proc. */
+  selfCpuUs(): Promise<number>;
   /** Heap and RSS after two forced GCs (bench probe). */
   memory(): Promise<MemorySample>;
   profileStart(): Promise<void>;
@@ -181,6 +183,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions): Promise
     namespace: "/demo",
     path: kind === "ws" ? "/" : "/socket.io/",
     cpu: new CpuMeter(pid),
+    selfCpuUs: async () => (await ipc<{ us: number }>({ type: "bench:cpu" }, "bench:cpu")).us,
     memory: () => ipc<MemorySample>({ type: "bench:mem" }, "bench:mem"),
     profileStart: async () => {
       await ipc({ type: "bench:profile:start" }, "bench:profile:started");
@@ -223,6 +226,7 @@ export function noServer(kind: ServerKind): ServerHandle {
     get cpu(): CpuMeter {
       return fail("cpu");
     },
+    selfCpuUs: () => fail("selfCpuUs()"),
     memory: () => fail("memory()"),
     profileStart: () => fail("profileStart()"),
     profileStop: () => fail("profileStop()"),

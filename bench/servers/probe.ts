@@ -1,6 +1,8 @@
 // Bench-only probe, preloaded into every server under test with `node --expose-gc --import <probe>`: answers IPC
 // messages from the bench runner. Production code has no such hook; this file is never imported by src/.
 //   {type:"bench:mem"}            -> forced GC (twice), then {type:"bench:mem", heapUsed, heapTotal, rss, external}
+//   {type:"bench:cpu"}            -> {type:"bench:cpu", us} = process.cpuUsage() user+system, all threads (getrusage):
+//                                    the in-process cross-check of the bench's /proc schedstat reading (lib/cpu.ts)
 //   {type:"bench:profile:start"}  -> starts the V8 CPU profiler (node:inspector)
 //   {type:"bench:profile:stop", file} -> stops it, writes the .cpuprofile to `file`, replies {type:"bench:profile", file}
 // When the IPC channel closes (the bench exited or was killed), the server exits.
@@ -23,6 +25,9 @@ if (process.send) {
       gc();
       const m = process.memoryUsage();
       reply({ type: "bench:mem", heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss, external: m.external });
+    } else if (msg?.type === "bench:cpu") {
+      const u = process.cpuUsage();
+      reply({ type: "bench:cpu", us: u.user + u.system });
     } else if (msg?.type === "bench:profile:start") {
       session = new Session();
       session.connect();
