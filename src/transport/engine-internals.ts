@@ -279,3 +279,153 @@ export function compactSocketArrays(socket: Socket): void {
 export function setAdapterForNewNamespaces(io: Server<any, any, any, any>, ctor: unknown): void {
   (io as unknown as { _adapter: unknown })._adapter = ctor;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Memory per connection: listener tables (PERF-NOTES §3)
+// ---------------------------------------------------------------------------------------------------------------
+//
+// Assumptions, pinned by test/unit/engine-internals-memory.test.ts:
+// - node:events keeps listeners in `_events`, created as `{ __proto__: null }` (a dictionary-mode object, ~160-450 B
+//   for a handful of keys), read only by own-key access; a value is a listener or an array of listeners; `once()`
+//   stores a bound `onceWrapper` whose `.listener` is the original, and removeListener() matches either.
+// - engine.io Socket#setTransport: `transport.once("error", onError)`, `transport.once("close", onClose)` (bound
+//   functions named "bound onError" / "bound onClose") whose handlers are idempotent and which clearTransport() removes
+//   by reference; the WebSocket transport: `ws.once("close", this.onClose.bind(this))` (ws emits "close" once).
+// - engine.io Server#handshake: `socket.once("close", () => { delete this.clients[id]; this.clientsCount--; })`
+//   (the socket's first "close" listener) and `transport.on("headers", ...)`, which only a polling transport emits.
+// - engine.io Socket: `cleanupFn`, `packetsFn`, `sentCallbackFn`, `writeBuffer` arrays, replaced wholesale by engine.io
+//   itself (never held elsewhere); socket.io-parser's Decoder keeps listeners in `_callbacks["$decoded"]` (array).
+
+/** Empty, frozen, null-prototype object: the prototype of compacted `_events` (no inherited keys, like `{ __proto__: null }`). */
+const NO_INHERITED_KEYS: object = Object.freeze(Object.create(null) as object);
+
+type Listener = ((...args: unknown[]) => unknown) & { listener?: Listener };
+interface EmitterInternals {
+  _events?: Record<string | symbol, Listener | Listener[] | undefined>;
+}
+
+/**
+ * Rebuilds an EventEmitter's listener table as a fast-mode object (null-prototype tables are dictionaries) with
+ * arrays of listeners at their exact length (V8 grows a pushed array to 17 slots). Order of keys and listeners is kept.
+ * A table with a prototype (node streams pre-shape theirs) keeps its object; only its arrays are re-allocated.
+ */
+export function compactEmitter(emitter: unknown): void {
+  const e = emitter as EmitterInternals | null | undefined;
+  const events = e?._events;
+  if (events == null || typeof events !== "object") return;
+  if (Object.getPrototypeOf(events) !== null) {
+    for (const k of Reflect.ownKeys(events)) {
+      const v = events[k];
+      if (Array.isArray(v)) events[k] = v.slice();
+    }
+    return;
+  }
+  const fast = Object.create(NO_INHERITED_KEYS) as Record<string | symbol, Listener | Listener[] | undefined>;
+  for (const k of Reflect.ownKeys(events)) {
+    const v = events[k];
+    fast[k] = Array.isArray(v) ? v.slice() : v;
+  }
+  e!._events = fast;
+}
+
+/**
+ * Replaces, in place (same position), a `once()` wrapper for `type` whose listener `match` accepts by the listener itself.
+ * Only for listeners that are idempotent and removed by reference when their emitter is cleaned up (see above):
+ * removeListener(type, listener) still finds them. Saves the wrapper's state object, bound function and property
+ * array (~150 B). Returns how many were unwrapped.
+ */
+function unwrapOnce(emitter: unknown, type: string, match: (l: Listener) => boolean, replaceWith?: Listener): number {
+  const events = (emitter as EmitterInternals | null | undefined)?._events;
+  const v = events?.[type];
+  if (v === undefined) return 0;
+  const swap = (w: Listener): Listener | null => (w.listener !== undefined && match(w.listener) ? (replaceWith ?? w.listener) : null);
+  if (!Array.isArray(v)) {
+    const r = swap(v);
+    if (r === null) return 0;
+    events![type] = r;
+    return 1;
+  }
+  let n = 0;
+  for (let i = 0; i < v.length; i++) {
+    const r = swap(v[i]!);
+    if (r !== null) {
+      v[i] = r;
+      n++;
+    }
+  }
+  return n;
+}
+
+const isBound = (name: string) => (l: Listener): boolean => l.name === `bound ${name}`;
+
+/** engine.io Server#handshake's close listener, shared by every connection (`this` is the engine Socket). */
+function forgetEngineClient(this: { id: string; server: { clients: Record<string, unknown>; clientsCount: number } }): void {
+  delete this.server.clients[this.id];
+  this.server.clientsCount--;
+}
+
+/** engine.io's handshake close listener: an arrow function deleting the connection from `clients` (source checked). */
+function isHandshakeCloseListener(l: Listener): boolean {
+  if (l.name !== "" || l.length !== 0) return false;
+  const src = Function.prototype.toString.call(l);
+  return src.includes("delete this.clients[id]") && src.includes("this.clientsCount--");
+}
+
+/** engine.io Server#handshake's "headers" listener (re-emits the transport's headers on the server). */
+function isHandshakeHeadersListener(l: Listener): boolean {
+  return l.name === "" && l.length === 2 && Function.prototype.toString.call(l).includes("isInitialRequest");
+}
+
+interface ConnMemoryInternals {
+  transport: { name: string; socket?: unknown } & EmitterInternals;
+  cleanupFn?: unknown[];
+  packetsFn?: unknown[];
+  sentCallbackFn?: unknown[];
+  writeBuffer?: unknown[];
+}
+
+/** What compactConnection() did (tests). */
+export interface CompactionReport {
+  unwrapped: number;
+  headersListenerDropped: boolean;
+}
+
+/**
+ * Trims what engine.io, ws and socket.io keep per connection without changing behaviour: fast-mode listener tables,
+ * exact-length arrays, no `once()` wrappers around listeners that are idempotent and removed by reference, one shared
+ * function for engine.io's per-connection "close" bookkeeping closure, and no "headers" listener on a websocket
+ * transport (only polling emits it). Run after the connection listeners (they may add listeners and middlewares).
+ * Together ~1.5-2 KB per idle websocket connection; see docs/benchmarks.md.
+ */
+export function compactConnection(socket: Socket): CompactionReport {
+  compactSocketArrays(socket);
+  const conn = socket.conn as unknown as ConnMemoryInternals;
+  const transport = conn.transport;
+  let unwrapped = 0;
+  unwrapped += unwrapOnce(transport, "error", isBound("onError"));
+  unwrapped += unwrapOnce(transport, "close", isBound("onClose"));
+  unwrapped += unwrapOnce(conn, "close", isHandshakeCloseListener, forgetEngineClient as Listener);
+  let headersListenerDropped = false;
+  const ws = transport.name === "websocket" ? (transport.socket as EmitterInternals | undefined) : undefined;
+  if (ws !== undefined) {
+    unwrapped += unwrapOnce(ws, "close", isBound("onClose"));
+    const h = transport._events?.headers;
+    if (typeof h === "function" && h.listener === undefined && isHandshakeHeadersListener(h)) {
+      (transport as unknown as { off(e: string, fn: Listener): void }).off("headers", h);
+      headersListenerDropped = true;
+    }
+    compactEmitter(ws);
+    compactEmitter((ws as { _receiver?: unknown })._receiver);
+    compactEmitter((ws as { _socket?: unknown })._socket);
+  }
+  compactEmitter(transport);
+  compactEmitter(conn);
+  compactEmitter(socket);
+  if (Array.isArray(conn.cleanupFn)) conn.cleanupFn = conn.cleanupFn.slice();
+  if (Array.isArray(conn.packetsFn) && conn.packetsFn.length === 0) conn.packetsFn = [];
+  if (Array.isArray(conn.sentCallbackFn) && conn.sentCallbackFn.length === 0) conn.sentCallbackFn = [];
+  if (Array.isArray(conn.writeBuffer) && conn.writeBuffer.length === 0) conn.writeBuffer = [];
+  const callbacks = (socket.client as unknown as { decoder?: { _callbacks?: Record<string, unknown> } }).decoder?._callbacks;
+  if (callbacks != null) for (const k of Object.keys(callbacks)) if (Array.isArray(callbacks[k])) callbacks[k] = (callbacks[k] as unknown[]).slice();
+  return { unwrapped, headersListenerDropped };
+}

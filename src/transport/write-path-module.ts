@@ -4,7 +4,7 @@ import type { PylonContext, PylonModule } from "../server/module.js";
 import { WriteCoalescer } from "./coalescer.js";
 import { WritePathMetrics } from "./write-path-metrics.js";
 import {
-  compactSocketArrays,
+  compactConnection,
   connOf,
   namespacesOf,
   packetBytes,
@@ -122,7 +122,7 @@ export class WritePathModule implements PylonModule {
         // after every connection listener ran (they may read socket.request, add middlewares and listeners)
         process.nextTick(() => {
           if (!socket.connected) return;
-          compactSocketArrays(socket);
+          compactConnection(socket);
           if (free) releaseHandshakeRequest(connOf(socket));
         });
       };

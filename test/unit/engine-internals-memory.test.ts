@@ -1,0 +1,205 @@
+/**
+ * Pins the engine.io / socket.io / ws / node:events internals that compactConnection() (src/transport/engine-internals.ts)
+ * relies on to keep less heap per connection, and checks that a compacted connection behaves exactly like a plain one:
+ * events both ways, acks, upgrade from polling, client and server disconnects, engine.clients bookkeeping, heartbeats.
+ * If an upgrade changes an assumption, a test here fails with its name instead of a listener silently going missing.
+ */
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Server, type Socket } from "socket.io";
+import { compactConnection, compactEmitter, connOf } from "../../src/transport/engine-internals.js";
+import { connectClient, onceEvent, useCleanup, waitFor } from "../helpers/index.js";
+
+useCleanup();
+
+const httpServer = createServer();
+const io = new Server(httpServer, { transports: ["polling", "websocket"], perMessageDeflate: false, pingInterval: 300, pingTimeout: 400 });
+await new Promise<void>((r) => httpServer.listen(0, "127.0.0.1", r));
+const base = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+after(() => new Promise<void>((r) => io.close(() => r())));
+
+type Listener = ((...a: unknown[]) => unknown) & { listener?: Listener };
+type Events = Record<string, Listener | Listener[] | undefined>;
+interface Emitterish {
+  _events: Events;
+  listeners(e: string): Listener[];
+  rawListeners(e: string): Listener[];
+  listenerCount(e: string): number;
+  on(e: string, fn: (...a: unknown[]) => void): unknown;
+}
+interface EngineConn extends Emitterish {
+  id: string;
+  server: { clients: Record<string, unknown>; clientsCount: number };
+  transport: Emitterish & { name: string; socket: Emitterish & { _receiver: Emitterish; _socket: Emitterish } };
+  cleanupFn: unknown[];
+  writeBuffer: unknown[];
+}
+
+const engine = (s: Socket): EngineConn => connOf(s) as unknown as EngineConn;
+const raw = (e: Emitterish, type: string): Listener[] => e.rawListeners(type);
+const isOnceOf = (l: Listener, name: string): boolean => l.name === "bound onceWrapper" && l.listener?.name === name;
+
+async function serverSocketFor(transports: string[], nsp = "/"): Promise<{ server: Socket; client: Awaited<ReturnType<typeof connectClient>> }> {
+  const next = onceEvent<[Socket]>(io.of(nsp), "connection");
+  const client = await connectClient(base + (nsp === "/" ? "" : nsp), { transports });
+  const [server] = await next;
+  return { server, client };
+}
+
+test("node:events: _events is a null-prototype table read by own keys; once() stores a bound onceWrapper with .listener", () => {
+  const e = new EventEmitter() as unknown as Emitterish & EventEmitter;
+  const f = (): void => {};
+  e.once("x", f);
+  assert.equal(Object.getPrototypeOf(e._events), null, "_events has no prototype");
+  const w = e._events.x as Listener;
+  assert.equal(w.name, "bound onceWrapper");
+  assert.equal(w.listener, f);
+  // removeListener matches a once wrapper by .listener and a plain listener by identity
+  e.removeListener("x", f);
+  assert.equal(e.listenerCount("x"), 0);
+  // a compacted table: fast object whose prototype has no keys, arrays at exact length, everything keeps working
+  const calls: string[] = [];
+  for (let i = 0; i < 3; i++) e.on("y", () => calls.push(`y${i}`));
+  e.on("z", () => calls.push("z"));
+  compactEmitter(e);
+  assert.notEqual(Object.getPrototypeOf(e._events), null);
+  assert.equal(Object.getPrototypeOf(Object.getPrototypeOf(e._events)), null, "the shared prototype has no prototype");
+  assert.equal(Object.keys(Object.getPrototypeOf(e._events) as object).length, 0);
+  assert.equal("toString" in e._events, false, "no inherited keys");
+  e.emit("y");
+  e.emit("z");
+  e.emit("toString"); // not a listener
+  assert.deepEqual(calls, ["y0", "y1", "y2", "z"]);
+  assert.deepEqual(e.eventNames(), ["y", "z"]);
+  e.once("w", () => calls.push("w"));
+  e.emit("w");
+  e.emit("w");
+  assert.equal(calls.at(-1), "w");
+  assert.equal(calls.filter((c) => c === "w").length, 1);
+  e.removeAllListeners("y");
+  assert.equal(e.listenerCount("y"), 0);
+  assert.throws(() => e.emit("error", new Error("boom")), /boom/, "an unhandled 'error' still throws");
+});
+
+test("engine.io: per-connection listeners compactConnection() relies on (websocket handshake)", async () => {
+  // a namespace whose connections the test inspects before any compaction (Pylon's write path is not loaded here)
+  const { server, client } = await serverSocketFor(["websocket"], "/pin");
+  const conn = engine(server);
+  const t = conn.transport;
+  assert.equal(t.name, "websocket");
+  // Socket#setTransport
+  assert.ok(raw(t, "error").some((l) => isOnceOf(l, "bound onError")), "transport.once('error', onError.bind(socket))");
+  assert.ok(raw(t, "close").some((l) => isOnceOf(l, "bound onClose")), "transport.once('close', onClose.bind(socket, 'transport close'))");
+  assert.equal(raw(t, "packet").length, 1);
+  assert.equal(conn.cleanupFn.length, 1, "one cleanup closure per transport");
+  assert.match(String(conn.cleanupFn[0]), /removeListener\("close", onClose\)/, "cleanup removes the close listener by reference");
+  assert.match(String(conn.cleanupFn[0]), /removeListener\("error", onError\)/, "cleanup removes the error listener by reference");
+  // WebSocket transport constructor
+  assert.ok(raw(t.socket, "close").some((l) => isOnceOf(l, "bound onClose")), "ws.once('close', transport.onClose.bind(transport))");
+  // Server#handshake
+  const first = raw(conn, "close")[0]!;
+  assert.equal(first.name, "bound onceWrapper", "the handshake's close listener is the socket's first, registered with once()");
+  assert.match(String(first.listener), /delete this\.clients\[id\]/);
+  assert.match(String(first.listener), /this\.clientsCount--/);
+  const headers = raw(t, "headers");
+  assert.equal(headers.length, 1, "one headers listener (Server#handshake)");
+  assert.match(String(headers[0]), /isInitialRequest/);
+  // the WebSocket transport never emits "headers" (only polling does, per request)
+  const wsTransport = String((t as unknown as { constructor: unknown }).constructor);
+  assert.doesNotMatch(wsTransport, /emit\("headers"/);
+  // Transport#onClose only marks closed and emits close; Socket#onClose is guarded by readyState (idempotent)
+  assert.match(String((t as unknown as { onClose: unknown }).onClose), /this\.readyState = "closed";\s*this\.emit\("close"\)/);
+  assert.match(String((conn as unknown as { onClose: unknown }).onClose), /if \("closed" !== this\.readyState\)/);
+  // socket.io-parser Decoder: listeners in _callbacks["$decoded"]
+  const decoder = (server.client as unknown as { decoder: { _callbacks: Record<string, unknown> } }).decoder;
+  assert.ok(Array.isArray(decoder._callbacks.$decoded));
+  client.disconnect();
+});
+
+test("compactConnection on a websocket connection: same behaviour, no once wrappers, fast tables, clients bookkeeping", async () => {
+  const nsp = io.of("/ws");
+  nsp.on("connection", (s) => {
+    s.on("echo", (v: unknown, ack: (v: unknown) => void) => ack(v));
+  });
+  const { server, client } = await serverSocketFor(["websocket"], "/ws");
+  const conn = engine(server);
+  const t = conn.transport;
+  const countBefore = conn.server.clientsCount;
+  const report = compactConnection(server);
+  assert.deepEqual(report, { unwrapped: 4, headersListenerDropped: true });
+  assert.deepEqual(compactConnection(server), { unwrapped: 0, headersListenerDropped: false }, "idempotent");
+  for (const [name, e] of [["transport", t], ["engine socket", conn], ["ws", t.socket]] as const) {
+    for (const type of Object.keys(e._events)) {
+      for (const l of raw(e, type)) assert.notEqual(l.name, "bound onceWrapper", `${name} '${type}' has no once wrapper left`);
+    }
+    assert.equal("hasOwnProperty" in e._events, false, `${name}: no inherited keys in _events`);
+  }
+  assert.equal(raw(t, "headers").length, 0);
+  // both ways, with acks
+  assert.deepEqual(await client.timeout(5000).emitWithAck("echo", { a: 1 }), { a: 1 });
+  const got = onceEvent<[string]>(client, "hi");
+  server.emit("hi", "there");
+  assert.equal((await got)[0], "there");
+  // the client goes away: socket.io sees it, engine.clients forgets it, listeners are removed by reference
+  const reason = onceEvent<[string]>(server, "disconnect");
+  client.io.engine.close();
+  assert.equal((await reason)[0], "transport close");
+  await waitFor(() => conn.server.clients[conn.id] === undefined, { message: "engine.clients entry removed" });
+  assert.equal(conn.server.clientsCount, countBefore - 1);
+  assert.equal(t.listenerCount("close"), 0, "engine socket's close listener removed from the transport");
+  assert.equal(t.listenerCount("packet"), 0);
+  assert.equal((t as unknown as { readyState: string }).readyState, "closed", "the transport saw the ws close");
+});
+
+test("compactConnection: server-side disconnect and a dead peer (heartbeat) still close the connection once", async () => {
+  const { server, client } = await serverSocketFor(["websocket"]);
+  compactConnection(server);
+  const conn = engine(server);
+  const reasons: string[] = [];
+  conn.on("close", (r: unknown) => reasons.push(String(r)));
+  const clientGone = onceEvent<[string]>(client, "disconnect");
+  server.disconnect(true);
+  assert.equal((await clientGone)[0], "io server disconnect");
+  await waitFor(() => conn.server.clients[conn.id] === undefined, { message: "engine.clients entry removed" });
+  assert.equal(reasons.length, 1, "engine socket closed once");
+
+  // a client that stops answering pings is closed by the heartbeat within pingInterval + pingTimeout (300 + 400 ms)
+  const dead = await serverSocketFor(["websocket"]);
+  compactConnection(dead.server);
+  const deadConn = engine(dead.server);
+  const gone = onceEvent<[string]>(dead.server, "disconnect");
+  const clientWs = (dead.client.io.engine as unknown as { transport: { ws?: { _socket?: { pause(): void } } } }).transport.ws;
+  assert.ok(clientWs?._socket, "the client runs on a node ws WebSocket");
+  const started = Date.now();
+  clientWs._socket.pause(); // reads nothing from now on, so it never answers a ping
+  assert.equal((await gone)[0], "ping timeout");
+  assert.ok(Date.now() - started <= 300 + 400 + 250, `closed ${Date.now() - started} ms after the client went silent`);
+  await waitFor(() => deadConn.server.clients[deadConn.id] === undefined, { message: "dead peer removed from engine.clients" });
+  dead.client.disconnect();
+});
+
+test("compactConnection on a polling connection that then upgrades keeps working", async () => {
+  const nsp = io.of("/up");
+  nsp.on("connection", (s) => {
+    compactConnection(s);
+    s.on("echo", (v: unknown, ack: (v: unknown) => void) => ack(v));
+  });
+  const next = onceEvent<[Socket]>(nsp, "connection");
+  const client = await connectClient(`${base}/up`, { transports: ["polling", "websocket"] });
+  const [server] = await next;
+  const conn = engine(server);
+  await waitFor(() => conn.transport.name === "websocket", { message: "upgraded to websocket" });
+  assert.deepEqual(await client.timeout(5000).emitWithAck("echo", "x"), "x");
+  const report = compactConnection(server); // the new transport's listeners too
+  assert.equal(report.unwrapped, 3, "transport error/close and ws close (the handshake listener went the first time)");
+  assert.equal(report.headersListenerDropped, false, "an upgraded websocket transport has no headers listener");
+  assert.deepEqual(await client.timeout(5000).emitWithAck("echo", "y"), "y");
+  const reason = onceEvent<[string]>(server, "disconnect");
+  client.disconnect();
+  assert.equal((await reason)[0], "client namespace disconnect");
+  client.io.engine.close();
+  await waitFor(() => conn.server.clients[conn.id] === undefined, { message: "engine.clients entry removed" });
+});
