@@ -69,6 +69,8 @@ interface SubState {
 const rnd = (n: number): number => Math.floor(Math.random() * n);
 
 export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Promise<FaultSuiteResult> {
+  /** Fault log lines and connection traces count ms from here, so they can be read side by side. */
+  const tStart = Date.now();
   let redis: RedisProcess | undefined;
   if (o.mode === "redis") {
     redis = await startRedis();
@@ -88,12 +90,13 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
     cleanup.add(() => nginx?.stop());
   }
   const entry = nginx?.url ?? nodes[0]!.url;
-  o.log(`fault suite (${o.mode}): ${o.nodes} node(s)${nginx ? " behind nginx round robin" : ""}, ${o.clients} clients, ${o.streams} streams, ${o.messages} messages, ${o.publishers} publishers`);
+  o.log(`fault suite (${o.mode}): ${o.nodes} node(s)${nginx ? " behind nginx round robin" : ""}, ${o.clients} clients, ${o.streams} streams, ${o.messages} messages, ${o.publishers} publishers (start time ${tStart})`);
 
   // ---- clients
   const streams = Array.from({ length: o.streams }, (_, i) => `fs.${i}`);
   const states: SubState[][] = [];
   const clients: PylonClient[] = [];
+  const traces: string[][] = [];
   let duplicates = 0;
   let outOfOrder = 0;
   let resyncs = 0;
@@ -103,6 +106,7 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
     const transports = slot < o.pollingShare ? ["polling"] : slot < o.pollingShare + o.upgradeShare ? ["polling", "websocket"] : ["websocket"];
     const c = new PylonClient(entry, { socket: { transports }, backoff: { baseMs: 100, maxMs: 2000 }, ackTimeoutMs: 5000 });
     cleanup.add(() => c.close());
+    traces.push(traceConnection(c, tStart));
     const st: SubState[] = streams.map(() => ({ count: 0, last: 0, hash: FNV_SEED }));
     streams.forEach((s, si) => {
       c.subscribe(
@@ -124,7 +128,7 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
     states.push(st);
   }
   await waitFor(() => replayedAcks >= o.clients * o.streams, { timeoutMs: 60_000, message: "all clients subscribed" });
-  o.log(`  ${o.clients} clients subscribed`);
+  o.log(`  ${o.clients} clients subscribed (+${Date.now() - tStart} ms)`);
 
   // ---- chaos on clients
   const injected: Record<string, number> = { socket_kill: 0, transport_close: 0, network_close: 0 };
@@ -234,25 +238,26 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
   const killAt = Array.from({ length: o.nodeKills }, (_, i) => (i + 1) / (o.nodeKills + 1) - 0.1);
   const clientKillAt = Array.from({ length: o.redisClientKills }, (_, i) => (i + 1) / (o.redisClientKills + 1) + 0.05);
   const victim = nodes[nodes.length - 1]!;
+  /** Node kills run one after another: a kill never hits the victim while it is still restarting. */
+  let victimCycle: Promise<void> = Promise.resolve();
   const chaos = setInterval(() => {
     const progress = published / o.messages;
     if (killsDone < killAt.length && progress >= killAt[killsDone]!) {
       killsDone++;
-      faults.push(
-        (async () => {
-          o.log(`  SIGKILL node ${victim.nodeId} at ${published} published`);
-          await victim.kill();
-          await new Promise((r) => setTimeout(r, 1000));
-          await victim.restart();
-          o.log(`  node ${victim.nodeId} restarted`);
-        })(),
-      );
+      victimCycle = victimCycle.then(async () => {
+        o.log(`  SIGKILL node ${victim.nodeId} at ${published} published (+${Date.now() - tStart} ms)`);
+        await victim.kill();
+        await new Promise((r) => setTimeout(r, 1000));
+        await victim.restart();
+        o.log(`  node ${victim.nodeId} restarted (+${Date.now() - tStart} ms)`);
+      });
+      faults.push(victimCycle);
     }
     if (redis && clientKillsDone < clientKillAt.length && progress >= clientKillAt[clientKillsDone]!) {
       clientKillsDone++;
       const target = nodes[Math.min(1, nodes.length - 1)]!;
       faults.push(
-        redisClientKill(redis.url, `pylon-${target.nodeId}-`).then((n) => o.log(`  CLIENT KILL: ${n} Redis connections of node ${target.nodeId} at ${published} published`)),
+        redisClientKill(redis.url, `pylon-${target.nodeId}-`).then((n) => o.log(`  CLIENT KILL: ${n} Redis connections of node ${target.nodeId} at ${published} published (+${Date.now() - tStart} ms)`)),
       );
     }
     if (o.chaosEveryMs > 0) disrupt(clients[rnd(clients.length)]!);
@@ -282,9 +287,10 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
         const c = clients[ci];
         const io = c?.socket.io as unknown as { _readyState?: string; engine?: { readyState?: string; transport?: { name?: string } } } | undefined;
         o.log(
-          `    outstanding: ${id} on client ${ci} (connected=${c?.connected}, reconnects=${c?.stats.reconnects}, retries=${c?.stats.commandRetries}, manager=${io?._readyState}, engine=${io?.engine?.readyState}/${io?.engine?.transport?.name})`,
+          `    outstanding: ${id} on client ${ci} (connected=${c?.connected}, active=${c?.socket.active}, reconnects=${c?.stats.reconnects}, retries=${c?.stats.commandRetries}, manager=${io?._readyState}, engine=${io?.engine?.readyState}/${io?.engine?.transport?.name})`,
         );
       }
+      for (const ci of new Set(outstanding.values())) o.log(`    connection trace of client ${ci} (last ${TRACE_LEN} events): ${traces[ci]?.join(" | ")}`);
     }
   } finally {
     if (phaseTimer) clearTimeout(phaseTimer);
@@ -336,6 +342,7 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
         const key = commandKeys[i]!;
         const where = nodes.filter((nd) => nd.logs().includes(key)).map((nd) => nd.nodeId);
         o.log(`  command key ${key}: ${n} effects (mentioned in logs of ${where.join(",") || "no node"})`);
+        for (const nd of nodes) for (const line of nd.logs().split("\n")) if (line.includes(key)) o.log(`    ${nd.nodeId}: ${line.slice(0, 300)}`);
       });
     } finally {
       r.disconnect();
@@ -374,4 +381,48 @@ export async function runFaultSuite(o: FaultSuiteOptions, cleanup: Cleanup): Pro
   for (const c of clients) c.close();
   publisher.close();
   return result;
+}
+
+const TRACE_LEN = 40;
+
+/**
+ * The last connection events of a client (SDK, manager, engine and namespace handshake packets), with timestamps
+ * relative to the first: printed for clients whose calls are stuck, to tell a lost handshake from an SDK that stopped
+ * reconnecting.
+ */
+function traceConnection(c: PylonClient, t0: number): string[] {
+  const trace: string[] = [];
+  const add = (what: string): void => {
+    trace.push(`+${Date.now() - t0} ms ${what}`);
+    if (trace.length > TRACE_LEN) trace.shift();
+  };
+  type EngineLike = { id?: string; on(ev: string, fn: (...a: unknown[]) => void): void };
+  const watchEngine = (engine: EngineLike): void => {
+    // socket.io CONNECT (0), DISCONNECT (1) and CONNECT_ERROR (4) packets of the namespace handshake
+    const hs = (p: unknown): string | undefined => {
+      const d = (p as { type?: string; data?: unknown }).data;
+      return (p as { type?: string }).type === "message" && typeof d === "string" && /^[014]/.test(d) ? d.slice(0, 40) : undefined;
+    };
+    engine.on("packetCreate", (p) => {
+      const d = hs(p);
+      if (d !== undefined) add(`engine ${engine.id} send ${d}`);
+    });
+    engine.on("packet", (p) => {
+      const d = hs(p);
+      if (d !== undefined) add(`engine ${engine.id} recv ${d}`);
+    });
+    engine.on("close", (reason) => add(`engine ${engine.id} close ${String(reason)}`));
+  };
+  const io = c.socket.io as unknown as { engine?: EngineLike; on(ev: string, fn: (...a: unknown[]) => void): void };
+  io.on("open", () => {
+    add(`manager open (engine ${io.engine?.id})`);
+    if (io.engine) watchEngine(io.engine);
+  });
+  io.on("close", (reason) => add(`manager close ${String(reason)}`));
+  io.on("error", (err) => add(`manager error ${(err as Error)?.message}`));
+  c.on("connect", () => add(`connect ${c.socket.id}`));
+  c.on("disconnect", (reason) => add(`disconnect ${reason}`));
+  c.on("connect_error", (err) => add(`connect_error ${err.message}`));
+  c.on("reconnect_attempt", (n, ms) => add(`reconnect_attempt ${n} in ${Math.round(ms)}ms`));
+  return trace;
 }
