@@ -30,6 +30,11 @@ export interface PylonClientOptions {
   backoff?: { baseMs?: number; maxMs?: number };
   /** How long to wait for an ack before retrying (default 5000 ms). */
   ackTimeoutMs?: number;
+  /**
+   * How long the namespace handshake (socket.io CONNECT, sent once the transport is open) may take before the SDK
+   * drops the attempt and reconnects (default: ackTimeoutMs). socket.io-client itself waits for the answer forever.
+   */
+  handshakeTimeoutMs?: number;
   /** Connect right away (default true). */
   autoConnect?: boolean;
   /**
@@ -73,6 +78,8 @@ export interface ClientStats {
 export type ClientEvents = {
   connect: () => void;
   disconnect: (reason: string) => void;
+  /** A connect attempt failed (transport error, refused handshake, or no answer to it within handshakeTimeoutMs); the SDK retries. */
+  connect_error: (error: Error) => void;
   /** Scheduled reconnect (attempt number, delay ms). */
   reconnect_attempt: (attempt: number, delayMs: number) => void;
   /** The stream continued at {epoch, head} without replaying what came before: reload your state. */
@@ -137,6 +144,9 @@ export class PylonClient extends Emitter<ClientEvents> {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #attempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Armed while a namespace handshake is unanswered (see handshakeTimeoutMs). */
+  #handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #handshakeTimeoutMs: number;
   #closed = false;
   #everConnected = false;
   readonly #getToken: (() => string | Promise<string>) | undefined;
@@ -150,6 +160,7 @@ export class PylonClient extends Emitter<ClientEvents> {
     this.#baseMs = opts.backoff?.baseMs ?? 300;
     this.#maxMs = opts.backoff?.maxMs ?? 10_000;
     this.#ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
+    this.#handshakeTimeoutMs = opts.handshakeTimeoutMs ?? this.#ackTimeoutMs;
     this.clientId = opts.clientId ?? randomId();
     this.#getToken = opts.getToken;
     this.#refreshAheadMs = opts.refreshAheadMs ?? 30_000;
@@ -160,15 +171,23 @@ export class PylonClient extends Emitter<ClientEvents> {
     if (opts.getToken) this.socket.on("connect", () => this.#armRefresh());
     this.socket.on("connect", () => this.#onConnect());
     this.socket.on("disconnect", (reason) => {
+      this.#clearHandshake();
       this.emit("disconnect", reason);
       if (reason !== "io client disconnect") this.#scheduleReconnect();
     });
-    this.socket.on("connect_error", () => this.#scheduleReconnect());
+    this.socket.on("connect_error", (err: Error) => {
+      this.#clearHandshake();
+      this.emit("connect_error", err);
+      this.#scheduleReconnect();
+    });
+    // the transport is open: socket.io sends the namespace CONNECT now; its answer can be lost with the transport
+    // (e.g. a long-poll response cut by a dying proxy hop) while the engine itself stays up
+    this.socket.io.on("open", () => this.#armHandshake());
     this.socket.on(STREAM_EVENTS.message, (m: StreamMessage) => this.#onMessages(m.stream, m.epoch, [m], false));
     this.socket.on(STREAM_EVENTS.batch, (b: ReplayBatch) => this.#onMessages(b.stream, b.epoch, b.messages, true));
     this.socket.on(STREAM_EVENTS.resync, (n: ResyncNotice) => this.#onResync(n));
     this.socket.on(STREAM_EVENTS.position, (p: PositionNotice) => this.#onPosition(p));
-    if (opts.autoConnect !== false) this.socket.connect();
+    if (opts.autoConnect !== false) this.#connectNow();
   }
 
   get connected(): boolean {
@@ -177,7 +196,35 @@ export class PylonClient extends Emitter<ClientEvents> {
 
   connect(): void {
     this.#closed = false;
-    if (!this.socket.connected) this.socket.connect();
+    if (!this.socket.connected) this.#connectNow();
+  }
+
+  /** One connect attempt (cancels a scheduled one: never two namespace handshakes at once). */
+  #connectNow(): void {
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    this.socket.connect();
+    // a transport already open (shared manager) does not emit "open" again: the CONNECT went out now
+    if ((this.socket.io as unknown as { _readyState?: string })._readyState === "open") this.#armHandshake();
+  }
+
+  #armHandshake(): void {
+    this.#clearHandshake();
+    if (this.#closed || this.socket.connected) return;
+    this.#handshakeTimer = setTimeout(() => {
+      this.#handshakeTimer = undefined;
+      if (this.#closed || this.socket.connected) return;
+      // no answer to the namespace CONNECT: drop this attempt (closes the transport unless another namespace uses
+      // it) and reconnect with backoff
+      this.socket.disconnect();
+      this.emit("connect_error", new Error(`handshake timeout: no answer to the namespace CONNECT within ${this.#handshakeTimeoutMs} ms`));
+      this.#scheduleReconnect();
+    }, this.#handshakeTimeoutMs);
+  }
+
+  #clearHandshake(): void {
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
   }
 
   /** Subscribes `handler` to a stream; returns a function that unsubscribes. */
@@ -311,6 +358,7 @@ export class PylonClient extends Emitter<ClientEvents> {
   }
 
   #onConnect(): void {
+    this.#clearHandshake();
     if (this.#everConnected) this.stats.reconnects++;
     this.#everConnected = true;
     this.#attempt = 0;
@@ -340,7 +388,7 @@ export class PylonClient extends Emitter<ClientEvents> {
     this.emit("reconnect_attempt", this.#attempt, delay);
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;
-      if (!this.#closed && !this.socket.connected) this.socket.connect();
+      if (!this.#closed && !this.socket.connected) this.#connectNow();
     }, delay);
   }
 
@@ -488,6 +536,7 @@ export class PylonClient extends Emitter<ClientEvents> {
     this.#closed = true;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
+    this.#clearHandshake();
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
     // pending command pauses end now (their timers must not be dropped, or command() would never settle): the loops
