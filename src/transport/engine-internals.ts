@@ -384,6 +384,85 @@ interface ConnMemoryInternals {
   writeBuffer?: unknown[];
 }
 
+/**
+ * A Map that allocates its table on first use and drops it when emptied (a `new Map()` costs ~180 B even empty).
+ * Stands in for socket.io's per-socket `acks` map, which socket.io and socket.io-adapter only `set` / `get` / `delete`
+ * (and Pylon's tests iterate); the whole Map interface is implemented for anything else that reads it.
+ */
+export class LazyMap<K, V> implements Map<K, V> {
+  #map: Map<K, V> | undefined;
+
+  get size(): number {
+    return this.#map === undefined ? 0 : this.#map.size;
+  }
+  get [Symbol.toStringTag](): string {
+    return "Map";
+  }
+  get(key: K): V | undefined {
+    return this.#map === undefined ? undefined : this.#map.get(key);
+  }
+  has(key: K): boolean {
+    return this.#map !== undefined && this.#map.has(key);
+  }
+  set(key: K, value: V): this {
+    (this.#map ??= new Map()).set(key, value);
+    return this;
+  }
+  delete(key: K): boolean {
+    const m = this.#map;
+    if (m === undefined || !m.delete(key)) return false;
+    if (m.size === 0) this.#map = undefined;
+    return true;
+  }
+  clear(): void {
+    this.#map = undefined;
+  }
+  forEach(cb: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
+    this.#map?.forEach((v, k) => cb.call(thisArg, v, k, this));
+  }
+  entries(): MapIterator<[K, V]> {
+    return (this.#map ?? new Map<K, V>()).entries();
+  }
+  keys(): MapIterator<K> {
+    return (this.#map ?? new Map<K, V>()).keys();
+  }
+  values(): MapIterator<V> {
+    return (this.#map ?? new Map<K, V>()).values();
+  }
+  [Symbol.iterator](): MapIterator<[K, V]> {
+    return this.entries();
+  }
+}
+
+/** Interns a string (see StringInterner); the identity when none is given. */
+type Intern = <T>(value: T) => T;
+
+/**
+ * Replaces per-connection copies of strings that repeat across connections with one shared copy: socket.handshake's
+ * time, url, address and header / query values, the engine connection's remoteAddress and the released request's url
+ * and address. Same content, so nothing visible changes; ~0.2-0.3 KB per connection with a typical browser's headers.
+ */
+function internHandshake(socket: Socket, intern: Intern): void {
+  const h = socket.handshake as unknown as Record<string, unknown> & { headers?: Record<string, unknown>; query?: Record<string, unknown> };
+  h.time = intern(h.time);
+  h.url = intern(h.url);
+  h.address = intern(h.address);
+  for (const obj of [h.headers, h.query]) {
+    if (obj == null || typeof obj !== "object") continue;
+    for (const k of Object.keys(obj)) {
+      const v = obj[k];
+      if (typeof v === "string" && k !== "sec-websocket-key") obj[k] = intern(v);
+    }
+  }
+  const conn = socket.conn as unknown as { remoteAddress?: unknown; request?: { pylonReleased?: boolean; url?: unknown; socket?: { remoteAddress?: unknown } } };
+  conn.remoteAddress = intern(conn.remoteAddress);
+  const req = conn.request;
+  if (req?.pylonReleased === true) {
+    req.url = intern(req.url);
+    if (req.socket != null) req.socket.remoteAddress = intern(req.socket.remoteAddress);
+  }
+}
+
 /** What compactConnection() did (tests). */
 export interface CompactionReport {
   unwrapped: number;
@@ -394,11 +473,16 @@ export interface CompactionReport {
  * Trims what engine.io, ws and socket.io keep per connection without changing behaviour: fast-mode listener tables,
  * exact-length arrays, no `once()` wrappers around listeners that are idempotent and removed by reference, one shared
  * function for engine.io's per-connection "close" bookkeeping closure, and no "headers" listener on a websocket
- * transport (only polling emits it). Run after the connection listeners (they may add listeners and middlewares).
+ * transport (only polling emits it), socket.io's `acks` map allocated on first use (LazyMap), and, given `intern`,
+ * one copy of handshake strings that repeat across connections. Run after the connection listeners (they may add
+ * listeners and middlewares) and after releaseHandshakeRequest() (so the stand-in's strings are interned too).
  * Together ~1.5-2 KB per idle websocket connection; see docs/benchmarks.md.
  */
-export function compactConnection(socket: Socket): CompactionReport {
+export function compactConnection(socket: Socket, intern?: Intern): CompactionReport {
   compactSocketArrays(socket);
+  const s = socket as unknown as { acks?: unknown };
+  if (s.acks instanceof Map && s.acks.size === 0) s.acks = new LazyMap();
+  if (intern !== undefined) internHandshake(socket, intern);
   const conn = socket.conn as unknown as ConnMemoryInternals;
   const transport = conn.transport;
   let unwrapped = 0;

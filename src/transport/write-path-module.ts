@@ -2,6 +2,7 @@ import type { Namespace, Socket } from "socket.io";
 import type { PylonConfig } from "../config/index.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { WriteCoalescer } from "./coalescer.js";
+import { StringInterner } from "./string-interner.js";
 import { WritePathMetrics } from "./write-path-metrics.js";
 import {
   compactConnection,
@@ -114,16 +115,19 @@ export class WritePathModule implements PylonModule {
     io.engine.on("flush", onFlush);
     this.#disposers.push(() => io.engine.off("flush", onFlush));
 
+    // one copy of the handshake strings that repeat across this server's connections (bounded table)
+    const interner = new StringInterner();
     const watch = (nsp: Namespace): void => {
       // a namespace created after setup with an adapter set by someone else still gets the hooks
       ensureFastPath(io);
       const free = config.engine.freeHandshakeRequest;
+      const intern = <T>(v: T): T => interner.intern(v);
       const onConnection = (socket: Socket): void => {
         // after every connection listener ran (they may read socket.request, add middlewares and listeners)
         process.nextTick(() => {
           if (!socket.connected) return;
-          compactConnection(socket);
           if (free) releaseHandshakeRequest(connOf(socket));
+          compactConnection(socket, intern);
         });
       };
       nsp.on("connection", onConnection);

@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Server, type Socket } from "socket.io";
-import { compactConnection, compactEmitter, connOf } from "../../src/transport/engine-internals.js";
+import { Server, Socket as SocketClass, type Socket } from "socket.io";
+import { LazyMap, compactConnection, compactEmitter, connOf } from "../../src/transport/engine-internals.js";
+import { StringInterner } from "../../src/transport/string-interner.js";
 import { connectClient, onceEvent, useCleanup, waitFor } from "../helpers/index.js";
 
 useCleanup();
@@ -143,6 +144,12 @@ test("compactConnection on a websocket connection: same behaviour, no once wrapp
   const got = onceEvent<[string]>(client, "hi");
   server.emit("hi", "there");
   assert.equal((await got)[0], "there");
+  // server -> client acks go through socket.acks (a LazyMap now), with and without a timeout
+  assert.ok((server as unknown as { acks: unknown }).acks instanceof LazyMap);
+  client.on("ask", (v: number, ack: (r: number) => void) => ack(v + 1));
+  assert.equal(await server.timeout(5000).emitWithAck("ask", 1), 2);
+  assert.equal(await new Promise((r) => server.emit("ask", 41, r)), 42);
+  assert.equal((server as unknown as { acks: Map<number, unknown> }).acks.size, 0, "answered acks are gone");
   // the client goes away: socket.io sees it, engine.clients forgets it, listeners are removed by reference
   const reason = onceEvent<[string]>(server, "disconnect");
   client.io.engine.close();
@@ -179,6 +186,65 @@ test("compactConnection: server-side disconnect and a dead peer (heartbeat) stil
   assert.ok(Date.now() - started <= 300 + 400 + 250, `closed ${Date.now() - started} ms after the client went silent`);
   await waitFor(() => deadConn.server.clients[deadConn.id] === undefined, { message: "dead peer removed from engine.clients" });
   dead.client.disconnect();
+});
+
+test("socket.io Socket#acks: only set/get/delete on it (LazyMap), and the Map interface of LazyMap", () => {
+  const uses = [...String(SocketClass).matchAll(/\.acks\.(\w+)/g)].map((m) => m[1]);
+  assert.ok(uses.length > 0, "socket.io's Socket uses this.acks");
+  assert.deepEqual([...new Set(uses)].sort(), ["delete", "get", "set"], "socket.io's Socket only calls set/get/delete on acks");
+  assert.match(String(SocketClass), /this\.acks = new Map\(\)/);
+  const m = new LazyMap<number, string>();
+  assert.equal(m.size, 0);
+  assert.equal(m.get(1), undefined);
+  assert.equal(m.delete(1), false);
+  assert.equal(Object.prototype.toString.call(m), "[object Map]");
+  m.set(1, "a").set(2, "b");
+  assert.equal(m.size, 2);
+  assert.equal(m.has(2), true);
+  assert.deepEqual([...m], [[1, "a"], [2, "b"]]);
+  assert.deepEqual([...m.keys()], [1, 2]);
+  assert.deepEqual([...m.values()], ["a", "b"]);
+  const seen: string[] = [];
+  m.forEach((v, k, map) => {
+    seen.push(`${k}=${v}`);
+    assert.equal(map, m);
+    map.delete(k); // deleting while iterating, as socket.io-adapter's timeout path does
+  });
+  assert.deepEqual(seen, ["1=a", "2=b"]);
+  assert.equal(m.size, 0);
+  m.set(3, "c");
+  m.clear();
+  assert.deepEqual([...m.entries()], []);
+});
+
+test("StringInterner: one copy of equal strings, long values untouched, bounded table", () => {
+  const i = new StringInterner(3, 10);
+  const a = ["web", "socket"].join("");
+  const b = ["websock", "et"].join("");
+  assert.equal(i.intern(a), a);
+  assert.equal(i.intern(b), a, "equal content returns the first copy");
+  const long = "x".repeat(11);
+  assert.equal(i.intern(long), long);
+  assert.equal(i.size, 1, "long values are not kept");
+  assert.equal(i.intern(42), 42, "non-strings pass through");
+  i.intern("p");
+  i.intern("q");
+  i.intern("r"); // full: starts over
+  assert.ok(i.size <= 3);
+});
+
+test("compactConnection with an interner keeps handshake values equal", async () => {
+  const { server, client } = await serverSocketFor(["websocket"]);
+  const before = JSON.stringify(server.handshake);
+  const interner = new StringInterner();
+  compactConnection(server, (v) => interner.intern(v));
+  assert.equal(JSON.stringify(server.handshake), before);
+  assert.ok(interner.size > 3, "handshake strings went through the interner");
+  const other = await serverSocketFor(["websocket"]);
+  compactConnection(other.server, (v) => interner.intern(v));
+  assert.equal(other.server.handshake.headers.upgrade, server.handshake.headers.upgrade);
+  client.disconnect();
+  other.client.disconnect();
 });
 
 test("compactConnection on a polling connection that then upgrades keeps working", async () => {
