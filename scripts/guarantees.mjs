@@ -20,7 +20,7 @@ for (const a of artifacts) {
   const r = JSON.parse(readFileSync(a, "utf8"));
   const name = a.replace(/^.*delivery-|\.json$/g, "");
   console.log(`${name}: ${line(r)} replayed=${r.replayed} reconnects=${r.reconnects} gaps=${r.gaps}${r.latency ? ` latency_ms=${JSON.stringify(r.latency)}` : ""}`);
-  if (r.commandsSent !== undefined) console.log(`${name}: commands: sent=${r.commandsSent} effects=${r.effects} calls=${r.commandCalls} mismatched=${r.mismatchedResults}`);
+  if (r.commandsSent !== undefined) console.log(`${name}: commands: sent=${r.commandsSent} effects=${r.effects} calls=${r.commandCalls} mismatched=${r.mismatchedResults} runs=${r.runs} crashReruns=${r.crashReruns}`);
   if (name === "redis") last = r;
 }
 if (last) {
