@@ -19,6 +19,7 @@
  *   Redis / cluster adapters).
  */
 import type { Namespace, Server, Socket } from "socket.io";
+import { HeartbeatHandle, type HeartbeatWheel } from "./heartbeat-wheel.js";
 
 /** An Engine.IO connection as engine.io keeps it in `engine.clients`. */
 export interface EngineConnection {
@@ -295,6 +296,9 @@ export function setAdapterForNewNamespaces(io: Server<any, any, any, any>, ctor:
 //   (the socket's first "close" listener) and `transport.on("headers", ...)`, which only a polling transport emits.
 // - engine.io Socket: `cleanupFn`, `packetsFn`, `sentCallbackFn`, `writeBuffer` arrays, replaced wholesale by engine.io
 //   itself (never held elsewhere); socket.io-parser's Decoder keeps listeners in `_callbacks["$decoded"]` (array).
+// - engine.io Socket heartbeat (protocol 4): `pingIntervalTimer` is set once, by schedulePing() at open, and afterwards
+//   only `refresh()`ed (on pong) and passed to clearTimeout() (on close); its callback sets hasRefreshedPingTimeout
+//   = false, sends "ping" and calls resetPingTimeout(). `pingTimeoutTimer` is null except while a ping is unanswered.
 
 /** Empty, frozen, null-prototype object: the prototype of compacted `_events` (no inherited keys, like `{ __proto__: null }`). */
 const NO_INHERITED_KEYS: object = Object.freeze(Object.create(null) as object);
@@ -358,10 +362,52 @@ function unwrapOnce(emitter: unknown, type: string, match: (l: Listener) => bool
 
 const isBound = (name: string) => (l: Listener): boolean => l.name === `bound ${name}`;
 
-/** engine.io Server#handshake's close listener, shared by every connection (`this` is the engine Socket). */
-function forgetEngineClient(this: { id: string; server: { clients: Record<string, unknown>; clientsCount: number } }): void {
+/** engine.io Server#handshake's close listener, shared by every connection (`this` is the engine Socket); also
+ * releases the connection from the heartbeat wheel (engine.io's clearTimeout() does nothing to a wheel handle). */
+function forgetEngineClient(this: { id: string; server: { clients: Record<string, unknown>; clientsCount: number }; pingIntervalTimer?: unknown }): void {
   delete this.server.clients[this.id];
   this.server.clientsCount--;
+  const h = this.pingIntervalTimer;
+  if (h instanceof HeartbeatHandle) h.cancel();
+}
+
+/** engine.io Socket's heartbeat fields (protocol 4: the server pings every pingInterval, the client answers). */
+export interface HeartbeatInternals {
+  protocol: number;
+  _readyState: string;
+  pingIntervalTimer: unknown;
+  pingTimeoutTimer: unknown;
+  hasRefreshedPingTimeout: boolean;
+  server: { opts: { pingInterval: number } };
+  sendPacket(type: string): void;
+  resetPingTimeout(): void;
+}
+
+/** What engine.io's pingInterval timer does when it fires (Socket#schedulePing): ping, then wait pingTimeout for the pong. */
+export function sendHeartbeatPing(conn: object): void {
+  const c = conn as HeartbeatInternals;
+  if (c._readyState === "closed") return;
+  c.hasRefreshedPingTimeout = false;
+  c.sendPacket("ping");
+  c.resetPingTimeout();
+}
+
+/**
+ * Moves a protocol-4 connection's pingInterval timer onto a shared wheel: clears engine.io's Timeout and puts a
+ * wheel handle in `pingIntervalTimer` (engine.io calls only `refresh()` on it, on each pong). The pong timeout stays
+ * engine.io's own (a Timeout that lives only while a ping is unanswered). Needs forgetEngineClient as the
+ * connection's close listener (it cancels the handle). False (nothing changed) when the connection does not fit.
+ */
+function moveHeartbeatToWheel(conn: HeartbeatInternals & EmitterInternals, wheel: HeartbeatWheel): boolean {
+  const t = conn.pingIntervalTimer as { refresh?: unknown; _onTimeout?: unknown } | null;
+  if (conn.protocol !== 4 || conn._readyState !== "open" || conn.pingTimeoutTimer !== null) return false;
+  if (t === null || typeof t !== "object" || typeof t.refresh !== "function" || typeof t._onTimeout !== "function") return false;
+  if (conn.server.opts.pingInterval !== wheel.intervalMs) return false;
+  const close = conn._events?.close;
+  if (close !== forgetEngineClient && !(Array.isArray(close) && close.includes(forgetEngineClient as Listener))) return false;
+  clearTimeout(t as unknown as NodeJS.Timeout);
+  conn.pingIntervalTimer = wheel.add(conn);
+  return true;
 }
 
 /** engine.io's handshake close listener: an arrow function deleting the connection from `clients` (source checked). */
@@ -467,18 +513,27 @@ function internHandshake(socket: Socket, intern: Intern): void {
 export interface CompactionReport {
   unwrapped: number;
   headersListenerDropped: boolean;
+  heartbeatOnWheel: boolean;
+}
+
+/** Optional parts of compactConnection(): a string interner and a heartbeat wheel (both per server). */
+export interface CompactionOptions {
+  intern?: Intern;
+  heartbeats?: HeartbeatWheel;
 }
 
 /**
  * Trims what engine.io, ws and socket.io keep per connection without changing behaviour: fast-mode listener tables,
  * exact-length arrays, no `once()` wrappers around listeners that are idempotent and removed by reference, one shared
  * function for engine.io's per-connection "close" bookkeeping closure, and no "headers" listener on a websocket
- * transport (only polling emits it), socket.io's `acks` map allocated on first use (LazyMap), and, given `intern`,
- * one copy of handshake strings that repeat across connections. Run after the connection listeners (they may add
+ * transport (only polling emits it), socket.io's `acks` map allocated on first use (LazyMap), given `intern`,
+ * one copy of handshake strings that repeat across connections, and given `heartbeats`, the pingInterval timer on a
+ * shared wheel. Run after the connection listeners (they may add
  * listeners and middlewares) and after releaseHandshakeRequest() (so the stand-in's strings are interned too).
  * Together ~1.5-2 KB per idle websocket connection; see docs/benchmarks.md.
  */
-export function compactConnection(socket: Socket, intern?: Intern): CompactionReport {
+export function compactConnection(socket: Socket, opts: CompactionOptions = {}): CompactionReport {
+  const { intern, heartbeats } = opts;
   compactSocketArrays(socket);
   const s = socket as unknown as { acks?: unknown };
   if (s.acks instanceof Map && s.acks.size === 0) s.acks = new LazyMap();
@@ -511,5 +566,6 @@ export function compactConnection(socket: Socket, intern?: Intern): CompactionRe
   if (Array.isArray(conn.writeBuffer) && conn.writeBuffer.length === 0) conn.writeBuffer = [];
   const callbacks = (socket.client as unknown as { decoder?: { _callbacks?: Record<string, unknown> } }).decoder?._callbacks;
   if (callbacks != null) for (const k of Object.keys(callbacks)) if (Array.isArray(callbacks[k])) callbacks[k] = (callbacks[k] as unknown[]).slice();
-  return { unwrapped, headersListenerDropped };
+  const heartbeatOnWheel = heartbeats !== undefined && moveHeartbeatToWheel(conn as unknown as HeartbeatInternals & EmitterInternals, heartbeats);
+  return { unwrapped, headersListenerDropped, heartbeatOnWheel };
 }

@@ -3,6 +3,7 @@ import type { PylonConfig } from "../config/index.js";
 import type { PylonContext, PylonModule } from "../server/module.js";
 import { WriteCoalescer } from "./coalescer.js";
 import { StringInterner } from "./string-interner.js";
+import { HeartbeatWheel } from "./heartbeat-wheel.js";
 import { WritePathMetrics } from "./write-path-metrics.js";
 import {
   compactConnection,
@@ -11,6 +12,7 @@ import {
   packetBytes,
   releaseHandshakeRequest,
   safeWebSocket,
+  sendHeartbeatPing,
   wsBufferedBytes,
   type EngineConnInternals,
   type EnginePacket,
@@ -71,6 +73,7 @@ export class WritePathModule implements PylonModule {
   readonly name = "write-path";
   #ctx: PylonContext | undefined;
   #runtime: Runtime | undefined;
+  #heartbeats: HeartbeatWheel | undefined;
   readonly #disposers: (() => void)[] = [];
 
   /**
@@ -88,7 +91,7 @@ export class WritePathModule implements PylonModule {
 
   /** Per-socket entries kept by the fast path, summed over namespaces (memory-hygiene test: 0 once all left). */
   internalSizes(): Record<string, number> {
-    const out = { "writePath.targets": 0, "writePath.flatRooms": 0 };
+    const out = { "writePath.targets": 0, "writePath.flatRooms": 0, "writePath.heartbeats": this.#heartbeats?.size ?? 0 };
     if (!this.#ctx) return out;
     for (const nsp of namespacesOf(this.#ctx.io).values()) {
       const s = fastPathSizes(nsp.adapter);
@@ -117,6 +120,8 @@ export class WritePathModule implements PylonModule {
 
     // one copy of the handshake strings that repeat across this server's connections (bounded table)
     const interner = new StringInterner();
+    // one timer for every connection's pingInterval (engine.io keeps a Timeout per connection)
+    const heartbeats = (this.#heartbeats = new HeartbeatWheel(config.engine.pingInterval, sendHeartbeatPing));
     const watch = (nsp: Namespace): void => {
       // a namespace created after setup with an adapter set by someone else still gets the hooks
       ensureFastPath(io);
@@ -127,7 +132,7 @@ export class WritePathModule implements PylonModule {
         process.nextTick(() => {
           if (!socket.connected) return;
           if (free) releaseHandshakeRequest(connOf(socket));
-          compactConnection(socket, intern);
+          compactConnection(socket, { intern, heartbeats });
         });
       };
       nsp.on("connection", onConnection);
@@ -149,5 +154,6 @@ export class WritePathModule implements PylonModule {
     for (const d of this.#disposers.splice(0)) d();
     if (this.#ctx) detachFastPathRuntime(this.#ctx.io);
     this.#runtime?.coalescer?.close();
+    this.#heartbeats?.close();
   }
 }

@@ -10,7 +10,8 @@ import { EventEmitter } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, Socket as SocketClass, type Socket } from "socket.io";
-import { LazyMap, compactConnection, compactEmitter, connOf } from "../../src/transport/engine-internals.js";
+import { LazyMap, compactConnection, compactEmitter, connOf, sendHeartbeatPing } from "../../src/transport/engine-internals.js";
+import { HeartbeatWheel } from "../../src/transport/heartbeat-wheel.js";
 import { StringInterner } from "../../src/transport/string-interner.js";
 import { connectClient, onceEvent, useCleanup, waitFor } from "../helpers/index.js";
 
@@ -130,8 +131,8 @@ test("compactConnection on a websocket connection: same behaviour, no once wrapp
   const t = conn.transport;
   const countBefore = conn.server.clientsCount;
   const report = compactConnection(server);
-  assert.deepEqual(report, { unwrapped: 4, headersListenerDropped: true });
-  assert.deepEqual(compactConnection(server), { unwrapped: 0, headersListenerDropped: false }, "idempotent");
+  assert.deepEqual(report, { unwrapped: 4, headersListenerDropped: true, heartbeatOnWheel: false });
+  assert.deepEqual(compactConnection(server), { unwrapped: 0, headersListenerDropped: false, heartbeatOnWheel: false }, "idempotent");
   for (const [name, e] of [["transport", t], ["engine socket", conn], ["ws", t.socket]] as const) {
     for (const type of Object.keys(e._events)) {
       for (const l of raw(e, type)) assert.notEqual(l.name, "bound onceWrapper", `${name} '${type}' has no once wrapper left`);
@@ -173,9 +174,26 @@ test("compactConnection: server-side disconnect and a dead peer (heartbeat) stil
   await waitFor(() => conn.server.clients[conn.id] === undefined, { message: "engine.clients entry removed" });
   assert.equal(reasons.length, 1, "engine socket closed once");
 
+  // heartbeats on a shared wheel: a live client stays across several ping cycles (its pongs refresh the handle)
+  const wheel = new HeartbeatWheel<object>(300, sendHeartbeatPing);
+  const live = await serverSocketFor(["websocket"]);
+  assert.equal(compactConnection(live.server, { heartbeats: wheel }).heartbeatOnWheel, true);
+  const liveConn = engine(live.server) as unknown as { pingIntervalTimer: unknown };
+  let pings = 0;
+  live.client.io.engine.on("ping", () => pings++);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(live.server.connected && live.client.connected, "a client answering pings stays connected");
+  assert.ok(pings >= 4, `pinged every ~300 ms by the wheel (${pings} pings in 1.5 s)`);
+  assert.equal(wheel.size, 1);
+  const liveGone = onceEvent<[string]>(live.server, "disconnect");
+  live.client.disconnect();
+  await liveGone;
+  await waitFor(() => wheel.size === 0, { message: "the handle is released when the engine connection closes" });
+  assert.ok(liveConn.pingIntervalTimer !== null);
+
   // a client that stops answering pings is closed by the heartbeat within pingInterval + pingTimeout (300 + 400 ms)
   const dead = await serverSocketFor(["websocket"]);
-  compactConnection(dead.server);
+  assert.equal(compactConnection(dead.server, { heartbeats: wheel }).heartbeatOnWheel, true);
   const deadConn = engine(dead.server);
   const gone = onceEvent<[string]>(dead.server, "disconnect");
   const clientWs = (dead.client.io.engine as unknown as { transport: { ws?: { _socket?: { pause(): void } } } }).transport.ws;
@@ -185,7 +203,59 @@ test("compactConnection: server-side disconnect and a dead peer (heartbeat) stil
   assert.equal((await gone)[0], "ping timeout");
   assert.ok(Date.now() - started <= 300 + 400 + 250, `closed ${Date.now() - started} ms after the client went silent`);
   await waitFor(() => deadConn.server.clients[deadConn.id] === undefined, { message: "dead peer removed from engine.clients" });
+  assert.equal(wheel.size, 0);
   dead.client.disconnect();
+  wheel.close();
+});
+
+test("engine.io heartbeat: pingIntervalTimer set once at open, refreshed on pong, cleared on close; ping callback", async () => {
+  const { server, client } = await serverSocketFor(["websocket"]);
+  const conn = engine(server) as unknown as Record<string, unknown> & { constructor: { prototype: Record<string, unknown> } };
+  const proto = Object.getPrototypeOf(conn) as Record<string, (...a: unknown[]) => unknown>;
+  const t = conn.pingIntervalTimer as { refresh?: unknown; _onTimeout?: unknown };
+  assert.equal(conn.protocol, 4);
+  assert.equal(typeof t.refresh, "function", "pingIntervalTimer is a Node Timeout");
+  assert.equal(typeof t._onTimeout, "function");
+  assert.equal(conn.pingTimeoutTimer, null, "no pong awaited on an idle connection");
+  const src = (f: string): string => String(proto[f]);
+  assert.match(src("schedulePing"), /this\.pingIntervalTimer = \(0, timers_1\.setTimeout\)\(\(\) => \{[^}]*this\.hasRefreshedPingTimeout = false;\s*this\.sendPacket\("ping"\);\s*this\.resetPingTimeout\(\);\s*\}, this\.server\.opts\.pingInterval\)/);
+  assert.match(src("onPacket"), /case "pong":[\s\S]*?this\.pingIntervalTimer\) === null \|\| _b === void 0 \? void 0 : _b\.refresh\(\)/);
+  assert.match(src("onClose"), /\(0, timers_1\.clearTimeout\)\(this\.pingIntervalTimer\)/);
+  assert.match(src("onOpen"), /this\.schedulePing\(\)/);
+  const classSrc = String(proto.constructor);
+  assert.equal(
+    classSrc.match(/this\.pingIntervalTimer\b/g)?.length,
+    4,
+    "pingIntervalTimer: null in the constructor, set in schedulePing, refreshed on pong, cleared on close, nothing else",
+  );
+  client.disconnect();
+});
+
+test("HeartbeatWheel: due after the interval (never late, at most two buckets early), refresh postpones, cancel releases", async () => {
+  const due: string[] = [];
+  const wheel = new HeartbeatWheel<{ name: string }>(200, (t) => due.push(t.name));
+  assert.equal(wheel.granularityMs, 8);
+  const t0 = performance.now();
+  const a = wheel.add({ name: "a" });
+  const b = wheel.add({ name: "b" });
+  wheel.add({ name: "c" }).cancel();
+  assert.equal(wheel.size, 2);
+  await new Promise((r) => setTimeout(r, 100));
+  b.refresh(); // b is due 200 ms from now
+  await waitFor(() => due.includes("a"), { timeoutMs: 2000, message: "a due" });
+  const aAt = performance.now() - t0;
+  assert.ok(aAt >= 200 - 2 * wheel.granularityMs && aAt < 200 + 100, `a due at ${aAt.toFixed(0)} ms`);
+  assert.ok(!due.includes("b"), "b was refreshed");
+  await waitFor(() => due.includes("b"), { timeoutMs: 2000, message: "b due" });
+  const bAt = performance.now() - t0;
+  assert.ok(bAt >= 300 - 2 * wheel.granularityMs, `b due at ${bAt.toFixed(0)} ms`);
+  assert.ok(!due.includes("c"), "cancelled handles never fire");
+  a.refresh(); // fires again an interval later
+  await waitFor(() => due.filter((n) => n === "a").length === 2, { timeoutMs: 2000, message: "a due again" });
+  a.cancel();
+  b.cancel();
+  assert.equal(wheel.size, 0);
+  wheel.close();
 });
 
 test("socket.io Socket#acks: only set/get/delete on it (LazyMap), and the Map interface of LazyMap", () => {
@@ -237,11 +307,11 @@ test("compactConnection with an interner keeps handshake values equal", async ()
   const { server, client } = await serverSocketFor(["websocket"]);
   const before = JSON.stringify(server.handshake);
   const interner = new StringInterner();
-  compactConnection(server, (v) => interner.intern(v));
+  compactConnection(server, { intern: (v) => interner.intern(v) });
   assert.equal(JSON.stringify(server.handshake), before);
   assert.ok(interner.size > 3, "handshake strings went through the interner");
   const other = await serverSocketFor(["websocket"]);
-  compactConnection(other.server, (v) => interner.intern(v));
+  compactConnection(other.server, { intern: (v) => interner.intern(v) });
   assert.equal(other.server.handshake.headers.upgrade, server.handshake.headers.upgrade);
   client.disconnect();
   other.client.disconnect();

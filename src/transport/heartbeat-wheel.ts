@@ -1,0 +1,119 @@
+/**
+ * One timer for every connection's heartbeat instead of one Node Timeout (+ closure and context, ~0.2 KB) each.
+ * A handle stands in for engine.io's `pingIntervalTimer` (engine.io only calls `refresh()` on it, when a pong arrives);
+ * the wheel calls `onDue(target)` once `intervalMs` has passed since the handle was added or last refreshed.
+ * Handles are kept in buckets of `granularityMs` and fire up to two buckets early, never late, so a peer that stops
+ * answering is still detected within pingInterval + pingTimeout. One interval timer (unref'd) runs while handles exist.
+ */
+export class HeartbeatHandle<T extends object = object> {
+  /** null once cancelled (the connection closed): dropped when its bucket comes up. */
+  target: T | null;
+  due: number;
+  /** Bucket the handle sits in, or -1. */
+  key = -1;
+  readonly #wheel: HeartbeatWheel<T>;
+
+  constructor(wheel: HeartbeatWheel<T>, target: T, due: number) {
+    this.#wheel = wheel;
+    this.target = target;
+    this.due = due;
+  }
+
+  /** The peer answered: the next heartbeat is due `intervalMs` from now (what Timeout#refresh does). */
+  refresh(): this {
+    this.#wheel.refresh(this);
+    return this;
+  }
+
+  /** The connection closed: forget it now (its target is released at once). */
+  cancel(): void {
+    this.#wheel.cancel(this);
+  }
+}
+
+export class HeartbeatWheel<T extends object = object> {
+  readonly intervalMs: number;
+  readonly granularityMs: number;
+  readonly #onDue: (target: T) => void;
+  readonly #now: () => number;
+  readonly #buckets = new Map<number, HeartbeatHandle<T>[]>();
+  #timer: NodeJS.Timeout | null = null;
+  #live = 0;
+
+  constructor(intervalMs: number, onDue: (target: T) => void, now: () => number = () => performance.now()) {
+    this.intervalMs = intervalMs;
+    this.granularityMs = Math.max(5, Math.min(1000, Math.floor(intervalMs / 25)));
+    this.#onDue = onDue;
+    this.#now = now;
+  }
+
+  /** Handles whose connection is still open (memory-hygiene checks: 0 once every connection left). */
+  get size(): number {
+    return this.#live;
+  }
+
+  add(target: T): HeartbeatHandle<T> {
+    const h = new HeartbeatHandle<T>(this, target, this.#now() + this.intervalMs);
+    this.#live++;
+    this.#enqueue(h);
+    return h;
+  }
+
+  refresh(h: HeartbeatHandle<T>): void {
+    if (h.target === null) return;
+    h.due = this.#now() + this.intervalMs;
+    if (h.key === -1) this.#enqueue(h);
+    // else: it sits in an earlier bucket and moves to its new one when that bucket comes up
+  }
+
+  cancel(h: HeartbeatHandle<T>): void {
+    if (h.target === null) return;
+    h.target = null;
+    this.#live--;
+  }
+
+  /** Stops the timer and forgets every handle (server close). */
+  close(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    for (const bucket of this.#buckets.values()) for (const h of bucket) h.target = null;
+    this.#buckets.clear();
+    this.#live = 0;
+  }
+
+  /** Bucket of a due time: one before the bucket holding it, so a handle fires within (due - 2g, due]. */
+  #keyOf(due: number): number {
+    return Math.floor(due / this.granularityMs) - 1;
+  }
+
+  #enqueue(h: HeartbeatHandle<T>): void {
+    const key = this.#keyOf(h.due);
+    h.key = key;
+    const bucket = this.#buckets.get(key);
+    if (bucket === undefined) this.#buckets.set(key, [h]);
+    else bucket.push(h);
+    if (this.#timer === null) {
+      this.#timer = setInterval(() => this.#tick(), this.granularityMs);
+      this.#timer.unref();
+    }
+  }
+
+  #tick(): void {
+    const current = Math.floor(this.#now() / this.granularityMs);
+    for (const [key, bucket] of this.#buckets) {
+      if (key > current) continue;
+      this.#buckets.delete(key);
+      for (const h of bucket) {
+        h.key = -1;
+        const target = h.target;
+        if (target === null) continue;
+        if (this.#keyOf(h.due) > current) this.#enqueue(h); // refreshed since it was queued
+        else this.#onDue(target);
+      }
+    }
+    if (this.#buckets.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  }
+}
