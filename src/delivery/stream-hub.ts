@@ -8,6 +8,11 @@ export interface HubSink {
   resync(epoch: string, head: number, reason: ResyncReason): void;
   /** Sends the position notice to live subscribers. */
   position(epoch: string, head: number): void;
+  /**
+   * At a position check with live subscribers on this node: how many messages the log head was ahead of what they
+   * had been sent (before the check repaired it). 0 when they were level.
+   */
+  lag(behind: number): void;
   duplicate(): void;
   repaired(count: number): void;
   error(err: unknown): void;
@@ -26,6 +31,8 @@ export class StreamHub {
   epoch = "";
   nodeHead = 0;
   subscribers = 0;
+  /** Lag measured by the latest position check with live subscribers (see HubSink.lag). */
+  lastLag = 0;
   readonly ready: Promise<void>;
   readonly #log: StreamLog;
   readonly #sink: HubSink;
@@ -85,6 +92,11 @@ export class StreamHub {
           if (task.kind === "msg") await this.#apply(task.msg);
           else {
             const h = await this.#log.head(this.name);
+            if (this.subscribers > 0) {
+              // in a new epoch the subscribers start over at 0: everything up to the head is still to come
+              this.lastLag = h.epoch === this.epoch ? Math.max(0, h.head - this.nodeHead) : h.head;
+              this.#sink.lag(this.lastLag);
+            }
             if (h.epoch !== this.epoch) this.#newEpoch(h.epoch);
             if (h.head > this.nodeHead) await this.#repair(h.head);
             if (task.notify && this.subscribers > 0) this.#sink.position(this.epoch, this.nodeHead);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Namespace, Socket } from "socket.io";
-import type { Counter, Gauge } from "prom-client";
+import type { Counter, Gauge, Histogram } from "prom-client";
 import type { PylonConfig } from "../config/index.js";
 import { readFile } from "node:fs/promises";
 import { errorBody, PylonError, type ErrorCode } from "../protocol/errors.js";
@@ -106,6 +106,8 @@ export class StreamsModule implements PylonModule {
     repaired: Counter<string>;
     duplicates: Counter<string>;
     subscriptions: Gauge<string>;
+    lag: Histogram<string>;
+    lagMax: Gauge<string>;
     errors: Counter<"code">;
     commands: Counter<"outcome">;
   };
@@ -165,6 +167,12 @@ export class StreamsModule implements PylonModule {
       repaired: m.counter({ name: "stream_repaired_messages_total", help: "Messages the live feed missed and this node filled in from the log" }),
       duplicates: m.counter({ name: "stream_feed_duplicates_total", help: "Feed messages dropped because this node had already delivered them" }),
       subscriptions: m.gauge({ name: "stream_subscriptions", help: "Stream subscriptions held by sockets on this node" }),
+      lag: m.histogram({
+        name: "stream_subscriber_lag",
+        help: "At each position check, per stream with live subscribers on this node: messages the log head was ahead of what they had been sent (before repair)",
+        buckets: [0, 1, 2, 5, 10, 50, 100, 1000, 10_000],
+      }),
+      lagMax: m.gauge({ name: "stream_subscriber_lag_max", help: "Largest stream_subscriber_lag of the latest position-check round on this node (0 without live subscribers)" }),
       errors: m.counter({ name: "stream_errors_total", help: "Refused stream requests and backend errors, by error code", labelNames: ["code"] }),
       commands: m.counter({ name: "commands_total", help: "Commands by outcome (ok, error, accepted, replayed, running, rejected)", labelNames: ["outcome"] }),
     };
@@ -305,6 +313,7 @@ export class StreamsModule implements PylonModule {
             this.#nsp.local.to(room(stream)).emit(STREAM_EVENTS.resync, { stream, epoch, head, reason });
           },
           position: (epoch, head) => this.#nsp.local.to(room(stream)).emit(STREAM_EVENTS.position, { stream, epoch, head }),
+          lag: (behind) => this.#m.lag.observe(behind),
           duplicate: () => this.#m.duplicates.inc(),
           repaired: (n) => this.#m.repaired.inc(n),
           error: (err) => this.#error(err, `stream hub ${stream}`),
@@ -329,7 +338,10 @@ export class StreamsModule implements PylonModule {
   }
 
   #checkAll(notify: boolean): void {
-    for (const hub of this.#hubs.values()) void hub.check(notify);
+    const hubs = [...this.#hubs.values()];
+    void Promise.all(hubs.map((hub) => hub.check(notify))).then(() => {
+      if (!this.#closed) this.#m.lagMax.set(hubs.reduce((max, hub) => (hub.subscribers > 0 ? Math.max(max, hub.lastLag) : max), 0));
+    });
   }
 
   #onConnection(socket: Socket): void {
