@@ -6,6 +6,8 @@ export interface QueuedCommand {
   key: string;
   payload: unknown;
   replyTo: string | undefined;
+  /** The claim token taken when the command was accepted: the worker renews it while the handler runs. */
+  claim?: string | undefined;
 }
 
 /**

@@ -38,6 +38,9 @@ interface InFlight {
 
 export type CommandHandler = (payload: unknown, ctx: CommandContext) => unknown;
 
+/** Attempts to store an outcome (100, 200, 400, 800, 1600 ms apart). */
+const COMPLETE_ATTEMPTS = 5;
+
 export interface CommandOptions {
   /**
    * Persist the command to the queue and acknowledge `accepted` at once; a worker (any node, Redis consumer group in
@@ -106,10 +109,13 @@ export class CommandRouter {
       if (cmd.replyTo) await this.#deps.reply(cmd.replyTo, begun.outcome).catch((err: unknown) => this.#deps.onError(err, cmd.name));
       return;
     }
-    let outcome: CommandOutcome;
-    if (!entry) outcome = { status: "error", key: cmd.key, error: errorBody("unknown_command", { name: cmd.name }) };
-    else outcome = await this.#execute(cmd.name, cmd.key, storeKey, entry.handler, cmd.payload, undefined, () => {});
-    await this.#finish(cmd.name, storeKey, outcome);
+    // running: the claim the enqueuing node took (and extended to queueLeaseMs) is handed over with the entry
+    const claim = begun.state === "new" ? begun.claim : cmd.claim;
+    const outcome = await this.#holding(cmd.name, cmd.key, storeKey, claim, async () =>
+      !entry
+        ? { status: "error", key: cmd.key, error: errorBody("unknown_command", { name: cmd.name }) }
+        : await this.#execute(cmd.name, cmd.key, entry.handler, cmd.payload, undefined, () => {}),
+    );
     if (cmd.replyTo && !this.#closed) await this.#deps.reply(cmd.replyTo, outcome).catch((err: unknown) => this.#deps.onError(err, cmd.name));
   }
 
@@ -170,13 +176,14 @@ export class CommandRouter {
       }
       return;
     }
+    const claim = begun.claim;
     if (entry.queued) {
       try {
-        await this.#deps.queue.enqueue({ name: r.name, key, payload: r.payload, replyTo: r.replyTo });
-        await this.#deps.store.renew(storeKey, this.#deps.queueLeaseMs);
+        await this.#deps.queue.enqueue({ name: r.name, key, payload: r.payload, replyTo: r.replyTo, claim });
+        await this.#deps.store.renew(storeKey, this.#deps.queueLeaseMs, claim);
       } catch (err) {
         this.#deps.onError(err, r.name);
-        await this.#deps.store.release(storeKey).catch(() => {});
+        await this.#deps.store.release(storeKey, claim).catch(() => {});
         ack({ ok: false, error: errorBody("log_unavailable") });
         return;
       }
@@ -184,13 +191,14 @@ export class CommandRouter {
       ack({ status: "accepted", key });
       return;
     }
-    await this.#run(r.name, key, storeKey, entry.handler, r.payload, socket, r.replyTo, ack);
+    await this.#run(r.name, key, storeKey, claim, entry.handler, r.payload, socket, r.replyTo, ack);
   }
 
   async #run(
     name: string,
     key: string,
     storeKey: string,
+    claim: string,
     handler: CommandHandler,
     payload: unknown,
     socket: Socket | undefined,
@@ -208,14 +216,15 @@ export class CommandRouter {
     this.#inflight.set(storeKey, flight);
     let outcome: CommandOutcome;
     try {
-      outcome = await this.#execute(name, key, storeKey, handler, payload, socket, () => {
-        if (acked) return;
-        acked = true;
-        this.#deps.count("accepted");
-        ack({ status: "accepted", key });
-        settleAccepted();
-      });
-      await this.#finish(name, storeKey, outcome);
+      outcome = await this.#holding(name, key, storeKey, claim, () =>
+        this.#execute(name, key, handler, payload, socket, () => {
+          if (acked) return;
+          acked = true;
+          this.#deps.count("accepted");
+          ack({ status: "accepted", key });
+          settleAccepted();
+        }),
+      );
     } finally {
       if (this.#inflight.get(storeKey) === flight) this.#inflight.delete(storeKey);
     }
@@ -228,12 +237,41 @@ export class CommandRouter {
     for (const to of flight.replyTos) await this.#deps.reply(to, outcome).catch((err: unknown) => this.#deps.onError(err, name));
   }
 
-  /** Runs the handler while renewing its claim; never throws. */
-  async #execute(name: string, key: string, storeKey: string, handler: CommandHandler, payload: unknown, socket: Socket | undefined, accept: () => void): Promise<CommandOutcome> {
+  /**
+   * Runs the handler (`run`), then stores its outcome, renewing the claim every leaseMs / 3 all along: the claim is
+   * kept until the outcome is stored, not only while the handler runs, so a slow outcome write (a Redis reconnect)
+   * cannot let it lapse and another node run the command again. A renewal that finds the claim gone before the outcome
+   * is written is reported once.
+   */
+  async #holding(name: string, key: string, storeKey: string, claim: string | undefined, run: () => Promise<CommandOutcome>): Promise<CommandOutcome> {
+    let reported = false;
+    let storing = false;
     const renew = setInterval(() => {
-      this.#deps.store.renew(storeKey, this.#deps.leaseMs).catch((err: unknown) => this.#deps.onError(err, name));
+      if (claim === undefined) return; // a queued entry from an older version: its claim has no token
+      this.#deps.store.renew(storeKey, this.#deps.leaseMs, claim).then(
+        (held) => {
+          // once the outcome is being written, the claim gives way to it: not a loss
+          if (held || reported || storing || this.#closed) return;
+          reported = true;
+          this.#deps.onError(new Error(`the claim of command ${name} (key ${key}) was lost while it ran (lease lapsed): another node may run it again`), name);
+        },
+        (err: unknown) => this.#deps.onError(err, name),
+      );
     }, Math.max(100, Math.floor(this.#deps.leaseMs / 3)));
     this.#timers.add(renew);
+    try {
+      const outcome = await run();
+      storing = true;
+      await this.#finish(name, storeKey, outcome);
+      return outcome;
+    } finally {
+      clearInterval(renew);
+      this.#timers.delete(renew);
+    }
+  }
+
+  /** Runs the handler; never throws. */
+  async #execute(name: string, key: string, handler: CommandHandler, payload: unknown, socket: Socket | undefined, accept: () => void): Promise<CommandOutcome> {
     const ctx: CommandContext = { name, key, socket, accept };
     try {
       const result = await handler(payload, ctx);
@@ -241,17 +279,25 @@ export class CommandRouter {
     } catch (err) {
       if (!(err instanceof PylonError)) this.#deps.onError(err, name);
       return { status: "error", key, error: err instanceof PylonError ? err.data : errorBody("command_failed") };
-    } finally {
-      clearInterval(renew);
-      this.#timers.delete(renew);
     }
   }
 
+  /**
+   * Stores the outcome; a failed write is retried (with backoff, about 3 s in all) while the claim is still renewed.
+   * If every attempt fails, the claim lapses after leaseMs and a retry may run the command again: reported.
+   */
   async #finish(name: string, storeKey: string, outcome: CommandOutcome): Promise<void> {
-    try {
-      await this.#deps.store.complete(storeKey, outcome, this.#deps.ttlMs);
-    } catch (err) {
-      this.#deps.onError(err, name);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.#deps.store.complete(storeKey, outcome, this.#deps.ttlMs);
+        break;
+      } catch (err) {
+        if (attempt >= COMPLETE_ATTEMPTS - 1 || this.#closed) {
+          this.#deps.onError(err, name);
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+      }
     }
     this.#deps.count(outcome.status);
   }

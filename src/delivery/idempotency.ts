@@ -1,25 +1,35 @@
+import { randomBytes } from "node:crypto";
 import { Redis } from "ioredis";
 import type { CommandOutcome } from "../protocol/streams.js";
 
-export type BeginResult = { state: "new" } | { state: "running" } | { state: "done"; outcome: CommandOutcome };
+/** `new`: this call holds the claim, identified by `claim` (pass it to renew/release). */
+export type BeginResult = { state: "new"; claim: string } | { state: "running" } | { state: "done"; outcome: CommandOutcome };
 
 /**
  * Records idempotency keys of commands. begin() claims a key (atomically, across nodes for Redis) for `leaseMs`;
  * complete() stores the outcome for `ttlMs`. A key whose claim lapsed (its node died mid-handler) can be claimed again.
+ * Each claim carries a token: renew() and release() act only on the caller's own claim, never on a later one.
  */
 export interface IdempotencyStore {
   readonly kind: "memory" | "redis";
   begin(key: string, leaseMs: number): Promise<BeginResult>;
-  /** Extends a running claim (called while the handler runs). */
-  renew(key: string, leaseMs: number): Promise<void>;
+  /** Extends the caller's running claim; false when it no longer holds it (lapsed, taken over, or completed). */
+  renew(key: string, leaseMs: number, claim: string): Promise<boolean>;
   complete(key: string, outcome: CommandOutcome, ttlMs: number): Promise<void>;
-  /** Releases a claim without an outcome (the command was not run). */
-  release(key: string): Promise<void>;
+  /** Releases the caller's claim without an outcome (the command was not run). */
+  release(key: string, claim: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A fresh claim token (unguessable, so no other node's claim can carry it). */
+export function newClaim(): string {
+  return randomBytes(12).toString("base64url");
 }
 
 interface MemEntry {
   outcome: CommandOutcome | undefined;
+  /** Token of the running claim (undefined once the outcome is stored). */
+  claim: string | undefined;
   expiresAt: number;
 }
 
@@ -45,22 +55,25 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
       this.#map.set(key, e);
       return e.outcome ? { state: "done", outcome: e.outcome } : { state: "running" };
     }
-    this.#set(key, { outcome: undefined, expiresAt: now + leaseMs });
-    return { state: "new" };
+    const claim = newClaim();
+    this.#set(key, { outcome: undefined, claim, expiresAt: now + leaseMs });
+    return { state: "new", claim };
   }
 
-  async renew(key: string, leaseMs: number): Promise<void> {
+  async renew(key: string, leaseMs: number, claim: string): Promise<boolean> {
     const e = this.#map.get(key);
-    if (e && !e.outcome) e.expiresAt = this.#now() + leaseMs;
+    if (!e || e.claim !== claim || e.expiresAt <= this.#now()) return false;
+    e.expiresAt = this.#now() + leaseMs;
+    return true;
   }
 
   async complete(key: string, outcome: CommandOutcome, ttlMs: number): Promise<void> {
-    this.#set(key, { outcome, expiresAt: this.#now() + ttlMs });
+    this.#set(key, { outcome, claim: undefined, expiresAt: this.#now() + ttlMs });
   }
 
-  async release(key: string): Promise<void> {
+  async release(key: string, claim: string): Promise<void> {
     const e = this.#map.get(key);
-    if (e && !e.outcome) this.#map.delete(key);
+    if (e && e.claim === claim) this.#map.delete(key);
   }
 
   #set(key: string, e: MemEntry): void {
@@ -83,31 +96,39 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 }
 
-/** KEYS: key. ARGV: lease ms. SET NX PX, or the stored value. */
+// Values: a running claim is `r:<token>` (a plain `r` from older versions counts as running, owned by nobody here); an
+// outcome is its JSON (starts with `{`).
+/**
+ * KEYS: key. ARGV: lease ms, claim token. SET NX PX, or the stored value. Finding its own claim means this very call
+ * ran before and its reply was lost with the connection (the Redis client resends unanswered commands after a
+ * reconnect): it returns false again, so the caller holds the claim it made (before, it answered "running" and nobody
+ * ran the command until the lease lapsed).
+ */
 const BEGIN_LUA = `
 local v = redis.call('GET', KEYS[1])
+if v == 'r:' .. ARGV[2] then return false end
 if v then return v end
-redis.call('SET', KEYS[1], 'r', 'PX', ARGV[1])
+redis.call('SET', KEYS[1], 'r:' .. ARGV[2], 'PX', ARGV[1])
 return false
 `;
-/** KEYS: key. ARGV: lease ms. Extends only a running claim. */
+/** KEYS: key. ARGV: lease ms, claim token. Extends only the caller's own running claim; 1 when it did. */
 const RENEW_LUA = `
-if redis.call('GET', KEYS[1]) == 'r' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return 1
+if redis.call('GET', KEYS[1]) == 'r:' .. ARGV[2] then redis.call('PEXPIRE', KEYS[1], ARGV[1]) return 1 end
+return 0
 `;
-/** KEYS: key. Deletes only a running claim. */
+/** KEYS: key. ARGV: claim token. Deletes only the caller's own running claim. */
 const RELEASE_LUA = `
-if redis.call('GET', KEYS[1]) == 'r' then redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == 'r:' .. ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 `;
 
 type RedisWithScripts = Redis & {
-  pylonIdemBegin(key: string, leaseMs: number): Promise<string | null>;
-  pylonIdemRenew(key: string, leaseMs: number): Promise<number>;
-  pylonIdemRelease(key: string): Promise<number>;
+  pylonIdemBegin(key: string, leaseMs: number, claim: string): Promise<string | null>;
+  pylonIdemRenew(key: string, leaseMs: number, claim: string): Promise<number>;
+  pylonIdemRelease(key: string, claim: string): Promise<number>;
 };
 
-/** Redis store: `SET key r NX PX lease` (in a script that returns the stored outcome when present). */
+/** Redis store: `SET key r:<claim> NX PX lease` (in a script that returns the stored value when present). */
 export class RedisIdempotencyStore implements IdempotencyStore {
   readonly kind = "redis" as const;
   readonly #redis: RedisWithScripts;
@@ -123,22 +144,23 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   async begin(key: string, leaseMs: number): Promise<BeginResult> {
-    const v = await this.#redis.pylonIdemBegin(this.#prefix + key, leaseMs);
-    if (v === null) return { state: "new" };
-    if (v === "r") return { state: "running" };
+    const claim = newClaim();
+    const v = await this.#redis.pylonIdemBegin(this.#prefix + key, leaseMs, claim);
+    if (v === null) return { state: "new", claim };
+    if (v.startsWith("r")) return { state: "running" };
     return { state: "done", outcome: JSON.parse(v) as CommandOutcome };
   }
 
-  async renew(key: string, leaseMs: number): Promise<void> {
-    await this.#redis.pylonIdemRenew(this.#prefix + key, leaseMs);
+  async renew(key: string, leaseMs: number, claim: string): Promise<boolean> {
+    return (await this.#redis.pylonIdemRenew(this.#prefix + key, leaseMs, claim)) === 1;
   }
 
   async complete(key: string, outcome: CommandOutcome, ttlMs: number): Promise<void> {
     await this.#redis.set(this.#prefix + key, JSON.stringify(outcome), "PX", ttlMs);
   }
 
-  async release(key: string): Promise<void> {
-    await this.#redis.pylonIdemRelease(this.#prefix + key);
+  async release(key: string, claim: string): Promise<void> {
+    await this.#redis.pylonIdemRelease(this.#prefix + key, claim);
   }
 
   async close(): Promise<void> {

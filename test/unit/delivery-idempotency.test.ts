@@ -28,12 +28,37 @@ function runStoreContract(label: string, create: () => Promise<IdempotencyStore>
       const store = await create();
       try {
         const key = `k-${randomUUID()}`;
-        assert.equal((await store.begin(key, 600)).state, "new");
-        await store.renew(key, 60_000);
+        const first = await store.begin(key, 600);
+        assert.equal(first.state, "new");
+        const claim = first.state === "new" ? first.claim : "";
+        assert.equal(await store.renew(key, 60_000, claim), true);
         assert.equal((await store.begin(key, 600)).state, "running");
-        await store.release(key);
+        await store.release(key, claim);
         assert.equal((await store.begin(key, 300)).state, "new");
         await waitFor(async () => (await store.begin(key, 300)).state === "new", { timeoutMs: 5000, message: "claim lapsed" });
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("renew and release act only on the caller's own claim (a lapsed claim cannot extend or free its successor)", async () => {
+      const store = await create();
+      try {
+        const key = `k-${randomUUID()}`;
+        const old = await store.begin(key, 300);
+        assert.equal(old.state, "new");
+        let next = await store.begin(key, 60_000);
+        await waitFor(async () => (next = await store.begin(key, 60_000)).state === "new", { timeoutMs: 5000, message: "the first claim lapsed and a second node claimed" });
+        const oldClaim = old.state === "new" ? old.claim : "";
+        const nextClaim = next.state === "new" ? next.claim : "";
+        assert.notEqual(oldClaim, nextClaim);
+        assert.equal(await store.renew(key, 60_000, oldClaim), false, "the lapsed claim is gone");
+        await store.release(key, oldClaim);
+        assert.equal((await store.begin(key, 60_000)).state, "running", "the successor's claim survived the stale release");
+        assert.equal(await store.renew(key, 60_000, nextClaim), true);
+        await store.complete(key, { status: "ok", key, result: 1 }, 60_000);
+        assert.equal(await store.renew(key, 60_000, nextClaim), false, "a stored outcome is not a running claim");
+        assert.equal((await store.begin(key, 60_000)).state, "done");
       } finally {
         await store.close();
       }
