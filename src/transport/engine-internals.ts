@@ -20,6 +20,7 @@
  */
 import type { Namespace, Server, Socket } from "socket.io";
 import { HeartbeatHandle, type HeartbeatWheel } from "./heartbeat-wheel.js";
+import { LazyMap, SmallMap } from "./small-maps.js";
 
 /** An Engine.IO connection as engine.io keeps it in `engine.clients`. */
 export interface EngineConnection {
@@ -296,6 +297,11 @@ export function setAdapterForNewNamespaces(io: Server<any, any, any, any>, ctor:
 //   (the socket's first "close" listener) and `transport.on("headers", ...)`, which only a polling transport emits.
 // - engine.io Socket: `cleanupFn`, `packetsFn`, `sentCallbackFn`, `writeBuffer` arrays, replaced wholesale by engine.io
 //   itself (never held elsewhere); socket.io-parser's Decoder keeps listeners in `_callbacks["$decoded"]` (array).
+// - socket.io Socket `acks` and Client `sockets` / `nsps`: Maps read through the property, used only with
+//   set/get/has/delete/clear/size/values (socket.io-adapter and BroadcastOperator: `socket.acks.set/delete`).
+// - engine.io Socket#setTransport adds, on the transport, "error" (bound onError), "ready" (closure onReady),
+//   "packet" (bound onPacket), "drain" (bound onDrain), "close" (bound onClose, "transport close") and pushes the one
+//   cleanup function removing them into `cleanupFn`; clearTransport() calls and drops every cleanup function.
 // - engine.io Socket heartbeat (protocol 4): `pingIntervalTimer` is set once, by schedulePing() at open, and afterwards
 //   only `refresh()`ed (on pong) and passed to clearTimeout() (on close); its callback sets hasRefreshedPingTimeout
 //   = false, sends "ping" and calls resetPingTimeout(). `pingTimeoutTimer` is null except while a ping is unanswered.
@@ -371,6 +377,81 @@ function forgetEngineClient(this: { id: string; server: { clients: Record<string
   if (h instanceof HeartbeatHandle) h.cancel();
 }
 
+// engine.io Socket#setTransport gives every transport five listeners bound to the socket (four bound functions, one
+// closure) and a cleanup closure over all five (~0.4 KB). The same five as functions shared by every connection, with
+// `this` the transport and the socket found through one symbol-keyed property on the transport:
+const TRANSPORT_OWNER = Symbol("pylon.engineSocket");
+interface OwnedTransport {
+  [TRANSPORT_OWNER]: { onError(err: unknown): void; flush(): void; onPacket(p: unknown): void; onDrain(): void; onClose(reason: string): void };
+  removeListener(type: string, fn: Listener): unknown;
+}
+function transportError(this: OwnedTransport, err: unknown): void {
+  this[TRANSPORT_OWNER].onError(err);
+}
+function transportReady(this: OwnedTransport): void {
+  this[TRANSPORT_OWNER].flush();
+}
+function transportPacket(this: OwnedTransport, packet: unknown): void {
+  this[TRANSPORT_OWNER].onPacket(packet);
+}
+function transportDrain(this: OwnedTransport): void {
+  this[TRANSPORT_OWNER].onDrain();
+}
+function transportClose(this: OwnedTransport): void {
+  this[TRANSPORT_OWNER].onClose("transport close");
+}
+/** What engine.io's cleanup closure does, for the shared listeners (bound to the transport, run by clearTransport()). */
+function detachSharedListeners(this: OwnedTransport): void {
+  this.removeListener("error", transportError as Listener);
+  this.removeListener("ready", transportReady as Listener);
+  this.removeListener("packet", transportPacket as Listener);
+  this.removeListener("drain", transportDrain as Listener);
+  this.removeListener("close", transportClose as Listener);
+}
+
+/** Index of the one listener of `type` that `match` accepts (-1: none, or more than one). */
+function soleMatch(events: Record<string | symbol, Listener | Listener[] | undefined>, type: string, match: (l: Listener) => boolean): number {
+  const v = events[type];
+  if (v === undefined) return -1;
+  if (!Array.isArray(v)) return match(v) ? 0 : -1;
+  let at = -1;
+  for (let i = 0; i < v.length; i++) {
+    if (!match(v[i]!)) continue;
+    if (at !== -1) return -1;
+    at = i;
+  }
+  return at;
+}
+
+/**
+ * Replaces engine.io's per-transport listeners (Socket#setTransport) by the shared ones above, in place, and its
+ * cleanup closure by detachSharedListeners bound to the transport. Only when each of the five is found exactly once
+ * by name (once() wrappers already removed) and the socket has exactly one cleanup function; otherwise nothing changes.
+ */
+function shareTransportListeners(conn: { transport: EmitterInternals; cleanupFn?: unknown[] }): boolean {
+  const transport = conn.transport as EmitterInternals & Partial<OwnedTransport>;
+  const events = transport._events;
+  if (events == null || transport[TRANSPORT_OWNER] !== undefined) return false;
+  if (!Array.isArray(conn.cleanupFn) || conn.cleanupFn.length !== 1 || typeof conn.cleanupFn[0] !== "function") return false;
+  const plan: [string, (l: Listener) => boolean, Listener][] = [
+    ["error", isBound("onError"), transportError as Listener],
+    ["ready", (l) => l.name === "onReady" && l.listener === undefined, transportReady as Listener],
+    ["packet", isBound("onPacket"), transportPacket as Listener],
+    ["drain", isBound("onDrain"), transportDrain as Listener],
+    ["close", isBound("onClose"), transportClose as Listener],
+  ];
+  const at = plan.map(([type, match]) => soleMatch(events, type, match));
+  if (at.includes(-1)) return false;
+  (transport as OwnedTransport)[TRANSPORT_OWNER] = conn as unknown as OwnedTransport[typeof TRANSPORT_OWNER];
+  plan.forEach(([type, , shared], i) => {
+    const v = events[type]!;
+    if (Array.isArray(v)) v[at[i]!] = shared;
+    else events[type] = shared;
+  });
+  conn.cleanupFn = [detachSharedListeners.bind(transport as OwnedTransport)];
+  return true;
+}
+
 /** engine.io Socket's heartbeat fields (protocol 4: the server pings every pingInterval, the client answers). */
 export interface HeartbeatInternals {
   protocol: number;
@@ -430,56 +511,6 @@ interface ConnMemoryInternals {
   writeBuffer?: unknown[];
 }
 
-/**
- * A Map that allocates its table on first use and drops it when emptied (a `new Map()` costs ~180 B even empty).
- * Stands in for socket.io's per-socket `acks` map, which socket.io and socket.io-adapter only `set` / `get` / `delete`
- * (and Pylon's tests iterate); the whole Map interface is implemented for anything else that reads it.
- */
-export class LazyMap<K, V> implements Map<K, V> {
-  #map: Map<K, V> | undefined;
-
-  get size(): number {
-    return this.#map === undefined ? 0 : this.#map.size;
-  }
-  get [Symbol.toStringTag](): string {
-    return "Map";
-  }
-  get(key: K): V | undefined {
-    return this.#map === undefined ? undefined : this.#map.get(key);
-  }
-  has(key: K): boolean {
-    return this.#map !== undefined && this.#map.has(key);
-  }
-  set(key: K, value: V): this {
-    (this.#map ??= new Map()).set(key, value);
-    return this;
-  }
-  delete(key: K): boolean {
-    const m = this.#map;
-    if (m === undefined || !m.delete(key)) return false;
-    if (m.size === 0) this.#map = undefined;
-    return true;
-  }
-  clear(): void {
-    this.#map = undefined;
-  }
-  forEach(cb: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
-    this.#map?.forEach((v, k) => cb.call(thisArg, v, k, this));
-  }
-  entries(): MapIterator<[K, V]> {
-    return (this.#map ?? new Map<K, V>()).entries();
-  }
-  keys(): MapIterator<K> {
-    return (this.#map ?? new Map<K, V>()).keys();
-  }
-  values(): MapIterator<V> {
-    return (this.#map ?? new Map<K, V>()).values();
-  }
-  [Symbol.iterator](): MapIterator<[K, V]> {
-    return this.entries();
-  }
-}
-
 /** Interns a string (see StringInterner); the identity when none is given. */
 type Intern = <T>(value: T) => T;
 
@@ -514,6 +545,7 @@ export interface CompactionReport {
   unwrapped: number;
   headersListenerDropped: boolean;
   heartbeatOnWheel: boolean;
+  transportListenersShared: boolean;
 }
 
 /** Optional parts of compactConnection(): a string interner and a heartbeat wheel (both per server). */
@@ -526,9 +558,10 @@ export interface CompactionOptions {
  * Trims what engine.io, ws and socket.io keep per connection without changing behaviour: fast-mode listener tables,
  * exact-length arrays, no `once()` wrappers around listeners that are idempotent and removed by reference, one shared
  * function for engine.io's per-connection "close" bookkeeping closure, and no "headers" listener on a websocket
- * transport (only polling emits it), socket.io's `acks` map allocated on first use (LazyMap), given `intern`,
+ * transport (only polling emits it), socket.io's `acks` map allocated on first use (LazyMap) and the Client's
+ * one-entry `sockets` / `nsps` maps inline (SmallMap), given `intern`,
  * one copy of handshake strings that repeat across connections, and given `heartbeats`, the pingInterval timer on a
- * shared wheel. Run after the connection listeners (they may add
+ * shared wheel; engine.io's five per-transport listeners shared by every connection (shareTransportListeners). Run after the connection listeners (they may add
  * listeners and middlewares) and after releaseHandshakeRequest() (so the stand-in's strings are interned too).
  * Together ~1.5-2 KB per idle websocket connection; see docs/benchmarks.md.
  */
@@ -537,6 +570,9 @@ export function compactConnection(socket: Socket, opts: CompactionOptions = {}):
   compactSocketArrays(socket);
   const s = socket as unknown as { acks?: unknown };
   if (s.acks instanceof Map && s.acks.size === 0) s.acks = new LazyMap();
+  const client = socket.client as unknown as { sockets?: unknown; nsps?: unknown };
+  if (client.sockets instanceof Map && client.sockets.size <= 1) client.sockets = new SmallMap(client.sockets);
+  if (client.nsps instanceof Map && client.nsps.size <= 1) client.nsps = new SmallMap(client.nsps);
   if (intern !== undefined) internHandshake(socket, intern);
   const conn = socket.conn as unknown as ConnMemoryInternals;
   const transport = conn.transport;
@@ -557,15 +593,16 @@ export function compactConnection(socket: Socket, opts: CompactionOptions = {}):
     compactEmitter((ws as { _receiver?: unknown })._receiver);
     compactEmitter((ws as { _socket?: unknown })._socket);
   }
+  const transportListenersShared = shareTransportListeners(conn as unknown as { transport: EmitterInternals; cleanupFn?: unknown[] });
   compactEmitter(transport);
   compactEmitter(conn);
   compactEmitter(socket);
-  if (Array.isArray(conn.cleanupFn)) conn.cleanupFn = conn.cleanupFn.slice();
+  if (Array.isArray(conn.cleanupFn) && !transportListenersShared) conn.cleanupFn = conn.cleanupFn.slice();
   if (Array.isArray(conn.packetsFn) && conn.packetsFn.length === 0) conn.packetsFn = [];
   if (Array.isArray(conn.sentCallbackFn) && conn.sentCallbackFn.length === 0) conn.sentCallbackFn = [];
   if (Array.isArray(conn.writeBuffer) && conn.writeBuffer.length === 0) conn.writeBuffer = [];
   const callbacks = (socket.client as unknown as { decoder?: { _callbacks?: Record<string, unknown> } }).decoder?._callbacks;
   if (callbacks != null) for (const k of Object.keys(callbacks)) if (Array.isArray(callbacks[k])) callbacks[k] = (callbacks[k] as unknown[]).slice();
   const heartbeatOnWheel = heartbeats !== undefined && moveHeartbeatToWheel(conn as unknown as HeartbeatInternals & EmitterInternals, heartbeats);
-  return { unwrapped, headersListenerDropped, heartbeatOnWheel };
+  return { unwrapped, headersListenerDropped, heartbeatOnWheel, transportListenersShared };
 }

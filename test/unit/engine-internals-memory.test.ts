@@ -10,7 +10,8 @@ import { EventEmitter } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server, Socket as SocketClass, type Socket } from "socket.io";
-import { LazyMap, compactConnection, compactEmitter, connOf, sendHeartbeatPing } from "../../src/transport/engine-internals.js";
+import { compactConnection, compactEmitter, connOf, sendHeartbeatPing } from "../../src/transport/engine-internals.js";
+import { LazyMap, SmallMap } from "../../src/transport/small-maps.js";
 import { HeartbeatWheel } from "../../src/transport/heartbeat-wheel.js";
 import { StringInterner } from "../../src/transport/string-interner.js";
 import { connectClient, onceEvent, useCleanup, waitFor } from "../helpers/index.js";
@@ -95,8 +96,15 @@ test("engine.io: per-connection listeners compactConnection() relies on (websock
   // Socket#setTransport
   assert.ok(raw(t, "error").some((l) => isOnceOf(l, "bound onError")), "transport.once('error', onError.bind(socket))");
   assert.ok(raw(t, "close").some((l) => isOnceOf(l, "bound onClose")), "transport.once('close', onClose.bind(socket, 'transport close'))");
-  assert.equal(raw(t, "packet").length, 1);
+  assert.deepEqual(raw(t, "packet").map((l) => l.name), ["bound onPacket"]);
+  assert.deepEqual(raw(t, "drain").map((l) => l.name), ["bound onDrain"]);
+  assert.deepEqual(raw(t, "ready").map((l) => l.name), ["onReady"]);
   assert.equal(conn.cleanupFn.length, 1, "one cleanup closure per transport");
+  const socketClassSrc = String((conn as unknown as { constructor: unknown }).constructor);
+  assert.equal(socketClassSrc.match(/cleanupFn\.push\(/g)?.length, 1, "setTransport is the only place adding a cleanup function");
+  assert.match(socketClassSrc, /const onClose = this\.onClose\.bind\(this, "transport close"\);/);
+  assert.match(socketClassSrc, /const onReady = \(\) => this\.flush\(\);/);
+  assert.match(socketClassSrc, /cleanup = this\.cleanupFn\.shift\(\);\s*cleanup\(\);/, "clearTransport calls each cleanup function");
   assert.match(String(conn.cleanupFn[0]), /removeListener\("close", onClose\)/, "cleanup removes the close listener by reference");
   assert.match(String(conn.cleanupFn[0]), /removeListener\("error", onError\)/, "cleanup removes the error listener by reference");
   // WebSocket transport constructor
@@ -131,8 +139,14 @@ test("compactConnection on a websocket connection: same behaviour, no once wrapp
   const t = conn.transport;
   const countBefore = conn.server.clientsCount;
   const report = compactConnection(server);
-  assert.deepEqual(report, { unwrapped: 4, headersListenerDropped: true, heartbeatOnWheel: false });
-  assert.deepEqual(compactConnection(server), { unwrapped: 0, headersListenerDropped: false, heartbeatOnWheel: false }, "idempotent");
+  assert.deepEqual(report, { unwrapped: 4, headersListenerDropped: true, heartbeatOnWheel: false, transportListenersShared: true });
+  assert.deepEqual(
+    compactConnection(server),
+    { unwrapped: 0, headersListenerDropped: false, heartbeatOnWheel: false, transportListenersShared: false },
+    "idempotent",
+  );
+  assert.equal(conn.cleanupFn.length, 1);
+  assert.equal((conn.cleanupFn[0] as { name: string }).name, "bound detachSharedListeners");
   for (const [name, e] of [["transport", t], ["engine socket", conn], ["ws", t.socket]] as const) {
     for (const type of Object.keys(e._events)) {
       for (const l of raw(e, type)) assert.notEqual(l.name, "bound onceWrapper", `${name} '${type}' has no once wrapper left`);
@@ -287,6 +301,71 @@ test("socket.io Socket#acks: only set/get/delete on it (LazyMap), and the Map in
   assert.deepEqual([...m.entries()], []);
 });
 
+test("socket.io Client#sockets / #nsps: Maps used only with set/get/has/delete/clear/size/values; SmallMap's Map interface", async () => {
+  const pinned = await serverSocketFor(["websocket"], "/pin");
+  const clientSrc = String(pinned.server.client.constructor);
+  pinned.client.disconnect();
+  const uses = [...clientSrc.matchAll(/this\.(sockets|nsps)\.(\w+)/g)].map((m) => m[2]);
+  assert.deepEqual([...new Set(uses)].sort(), ["clear", "delete", "get", "has", "set", "size", "values"]);
+  assert.match(clientSrc, /this\.sockets = new Map\(\);\s*this\.nsps = new Map\(\);/);
+  const m = new SmallMap<string, number>();
+  assert.equal(m.size, 0);
+  assert.equal(Object.prototype.toString.call(m), "[object Map]");
+  m.set("a", 1);
+  assert.equal(m.get("a"), 1);
+  assert.equal(m.has("b"), false);
+  m.set("a", 2);
+  assert.equal(m.size, 1);
+  assert.deepEqual([...m], [["a", 2]]);
+  // deleting the current entry while iterating values(), as Client#onclose does through Socket#_onclose
+  for (const v of m.values()) {
+    assert.equal(v, 2);
+    m.delete("a");
+  }
+  assert.equal(m.size, 0);
+  m.set("x", 1).set("y", 2).set("z", 3); // becomes a real Map at the second key
+  assert.deepEqual([...m.keys()], ["x", "y", "z"]);
+  assert.equal(m.delete("y"), true);
+  const seen: string[] = [];
+  m.forEach((v, k, map) => {
+    seen.push(`${k}=${v}`);
+    assert.equal(map, m);
+  });
+  assert.deepEqual(seen, ["x=1", "z=3"]);
+  m.clear();
+  assert.equal(m.size, 0);
+  const nan = new SmallMap<number, string>([[NaN, "n"]]);
+  assert.equal(nan.get(NaN), "n", "SameValueZero keys, like Map");
+});
+
+test("a client on two namespaces over one connection (multiplexed): SmallMap becomes a Map, both work, disconnects clean", async () => {
+  const a = io.of("/mx-a");
+  const b = io.of("/mx-b");
+  for (const nsp of [a, b]) {
+    nsp.on("connection", (s) => {
+      compactConnection(s);
+      s.on("echo", (v: unknown, ack: (v: unknown) => void) => ack(`${nsp.name}:${String(v)}`));
+    });
+  }
+  const { io: clientIo } = await import("socket.io-client");
+  const manager = new (clientIo as unknown as { Manager: new (u: string, o: object) => { socket(n: string): import("socket.io-client").Socket; _close?: () => void } }).Manager(base, { transports: ["websocket"], reconnection: false });
+  const ca = manager.socket("/mx-a");
+  const cb = manager.socket("/mx-b");
+  await Promise.all([onceEvent(ca, "connect"), onceEvent(cb, "connect")]);
+  assert.equal(await ca.timeout(5000).emitWithAck("echo", 1), "/mx-a:1");
+  assert.equal(await cb.timeout(5000).emitWithAck("echo", 2), "/mx-b:2");
+  const serverA = [...a.sockets.values()][0]!;
+  assert.equal((serverA.client as unknown as { sockets: { size: number } }).sockets.size, 2);
+  const goneB = onceEvent<[string]>([...b.sockets.values()][0]!, "disconnect");
+  cb.disconnect();
+  assert.equal((await goneB)[0], "client namespace disconnect");
+  assert.equal(await ca.timeout(5000).emitWithAck("echo", 3), "/mx-a:3", "the other namespace keeps working");
+  const goneA = onceEvent<[string]>(serverA, "disconnect");
+  ca.disconnect();
+  await goneA;
+  await waitFor(() => a.sockets.size === 0 && b.sockets.size === 0, { message: "namespaces empty" });
+});
+
 test("StringInterner: one copy of equal strings, long values untouched, bounded table", () => {
   const i = new StringInterner(3, 10);
   const a = ["web", "socket"].join("");
@@ -327,11 +406,16 @@ test("compactConnection on a polling connection that then upgrades keeps working
   const client = await connectClient(`${base}/up`, { transports: ["polling", "websocket"] });
   const [server] = await next;
   const conn = engine(server);
+  const polling = conn.transport;
+  assert.equal(polling.name, "polling");
   await waitFor(() => conn.transport.name === "websocket", { message: "upgraded to websocket" });
+  assert.equal(polling.listenerCount("packet"), 0, "the shared listeners were removed from the polling transport on upgrade");
+  assert.equal(polling.listenerCount("close"), 0);
   assert.deepEqual(await client.timeout(5000).emitWithAck("echo", "x"), "x");
   const report = compactConnection(server); // the new transport's listeners too
   assert.equal(report.unwrapped, 3, "transport error/close and ws close (the handshake listener went the first time)");
   assert.equal(report.headersListenerDropped, false, "an upgraded websocket transport has no headers listener");
+  assert.equal(report.transportListenersShared, true, "the new transport's listeners are shared too");
   assert.deepEqual(await client.timeout(5000).emitWithAck("echo", "y"), "y");
   const reason = onceEvent<[string]>(server, "disconnect");
   client.disconnect();
