@@ -24,8 +24,25 @@ export class Admission {
     };
   }
 
-  async evaluate(req: IncomingMessage): Promise<Refusal | null> {
-    for (const { check } of this.#checks) {
+  /**
+   * The first refusal, or null. Synchronous while every check answers synchronously (the default checks: no promise
+   * per handshake); from the first check that returns a promise on, the rest run after it settles.
+   */
+  evaluate(req: IncomingMessage): Refusal | null | Promise<Refusal | null> {
+    const checks = this.#checks;
+    for (let i = 0; i < checks.length; i++) {
+      const r = checks[i]!.check(req);
+      if (r instanceof Promise) return this.#continueAsync(req, r, i + 1);
+      if (r) return r;
+    }
+    return null;
+  }
+
+  async #continueAsync(req: IncomingMessage, pending: Promise<Refusal | null>, from: number): Promise<Refusal | null> {
+    const first = await pending;
+    if (first) return first;
+    const checks = this.#checks.slice(from);
+    for (const { check } of checks) {
       const refusal = await check(req);
       if (refusal) return refusal;
     }

@@ -83,7 +83,15 @@ export class Pylon<
       ...engineOptions(config.engine),
       parser: countingParser(this.metrics),
       allowRequest: (req, cb) => {
-        this.admission.evaluate(req).then(
+        let verdict: ReturnType<Admission["evaluate"]>;
+        try {
+          verdict = this.admission.evaluate(req);
+        } catch (err) {
+          this.logger.error({ err }, "admission check failed");
+          return cb("internal_error", false);
+        }
+        if (!(verdict instanceof Promise)) return cb(verdict ? verdict.reason : null, !verdict);
+        verdict.then(
           (refusal) => cb(refusal ? refusal.reason : null, !refusal),
           (err: unknown) => {
             this.logger.error({ err }, "admission check failed");

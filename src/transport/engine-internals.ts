@@ -348,25 +348,31 @@ function unwrapOnce(emitter: unknown, type: string, match: (l: Listener) => bool
   const events = (emitter as EmitterInternals | null | undefined)?._events;
   const v = events?.[type];
   if (v === undefined) return 0;
-  const swap = (w: Listener): Listener | null => (w.listener !== undefined && match(w.listener) ? (replaceWith ?? w.listener) : null);
   if (!Array.isArray(v)) {
-    const r = swap(v);
-    if (r === null) return 0;
-    events![type] = r;
+    const inner = v.listener;
+    if (inner === undefined || !match(inner)) return 0;
+    events![type] = replaceWith ?? inner;
     return 1;
   }
   let n = 0;
   for (let i = 0; i < v.length; i++) {
-    const r = swap(v[i]!);
-    if (r !== null) {
-      v[i] = r;
-      n++;
-    }
+    const inner = v[i]!.listener;
+    if (inner === undefined || !match(inner)) continue;
+    v[i] = replaceWith ?? inner;
+    n++;
   }
   return n;
 }
 
-const isBound = (name: string) => (l: Listener): boolean => l.name === `bound ${name}`;
+/** A matcher for a function made by `fn.bind()` from a function named `name` (built once per name, not per call). */
+const isBound = (name: string): ((l: Listener) => boolean) => {
+  const full = `bound ${name}`;
+  return (l) => l.name === full;
+};
+const BOUND_ON_ERROR = isBound("onError");
+const BOUND_ON_CLOSE = isBound("onClose");
+const BOUND_ON_PACKET = isBound("onPacket");
+const BOUND_ON_DRAIN = isBound("onDrain");
 
 /** engine.io Server#handshake's close listener, shared by every connection (`this` is the engine Socket); also
  * releases the connection from the heartbeat wheel (engine.io's clearTimeout() does nothing to a wheel handle). */
@@ -423,6 +429,15 @@ function soleMatch(events: Record<string | symbol, Listener | Listener[] | undef
   return at;
 }
 
+/** engine.io's five per-transport listeners: event, how to recognise engine.io's own, the shared replacement. */
+const SHARED_TRANSPORT_LISTENERS: readonly (readonly [string, (l: Listener) => boolean, Listener])[] = [
+  ["error", BOUND_ON_ERROR, transportError as Listener],
+  ["ready", (l) => l.name === "onReady" && l.listener === undefined, transportReady as Listener],
+  ["packet", BOUND_ON_PACKET, transportPacket as Listener],
+  ["drain", BOUND_ON_DRAIN, transportDrain as Listener],
+  ["close", BOUND_ON_CLOSE, transportClose as Listener],
+];
+
 /**
  * Replaces engine.io's per-transport listeners (Socket#setTransport) by the shared ones above, in place, and its
  * cleanup closure by detachSharedListeners bound to the transport. Only when each of the five is found exactly once
@@ -433,21 +448,16 @@ function shareTransportListeners(conn: { transport: EmitterInternals; cleanupFn?
   const events = transport._events;
   if (events == null || transport[TRANSPORT_OWNER] !== undefined) return false;
   if (!Array.isArray(conn.cleanupFn) || conn.cleanupFn.length !== 1 || typeof conn.cleanupFn[0] !== "function") return false;
-  const plan: [string, (l: Listener) => boolean, Listener][] = [
-    ["error", isBound("onError"), transportError as Listener],
-    ["ready", (l) => l.name === "onReady" && l.listener === undefined, transportReady as Listener],
-    ["packet", isBound("onPacket"), transportPacket as Listener],
-    ["drain", isBound("onDrain"), transportDrain as Listener],
-    ["close", isBound("onClose"), transportClose as Listener],
-  ];
-  const at = plan.map(([type, match]) => soleMatch(events, type, match));
-  if (at.includes(-1)) return false;
+  const plan = SHARED_TRANSPORT_LISTENERS;
+  const at = [0, 0, 0, 0, 0];
+  for (let i = 0; i < plan.length; i++) if ((at[i] = soleMatch(events, plan[i]![0], plan[i]![1])) === -1) return false;
   (transport as OwnedTransport)[TRANSPORT_OWNER] = conn as unknown as OwnedTransport[typeof TRANSPORT_OWNER];
-  plan.forEach(([type, , shared], i) => {
+  for (let i = 0; i < plan.length; i++) {
+    const [type, , shared] = plan[i]!;
     const v = events[type]!;
     if (Array.isArray(v)) v[at[i]!] = shared;
     else events[type] = shared;
-  });
+  }
   conn.cleanupFn = [detachSharedListeners.bind(transport as OwnedTransport)];
   return true;
 }
@@ -577,13 +587,13 @@ export function compactConnection(socket: Socket, opts: CompactionOptions = {}):
   const conn = socket.conn as unknown as ConnMemoryInternals;
   const transport = conn.transport;
   let unwrapped = 0;
-  unwrapped += unwrapOnce(transport, "error", isBound("onError"));
-  unwrapped += unwrapOnce(transport, "close", isBound("onClose"));
+  unwrapped += unwrapOnce(transport, "error", BOUND_ON_ERROR);
+  unwrapped += unwrapOnce(transport, "close", BOUND_ON_CLOSE);
   unwrapped += unwrapOnce(conn, "close", isHandshakeCloseListener, forgetEngineClient as Listener);
   let headersListenerDropped = false;
   const ws = transport.name === "websocket" ? (transport.socket as EmitterInternals | undefined) : undefined;
   if (ws !== undefined) {
-    unwrapped += unwrapOnce(ws, "close", isBound("onClose"));
+    unwrapped += unwrapOnce(ws, "close", BOUND_ON_CLOSE);
     const h = transport._events?.headers;
     if (typeof h === "function" && h.listener === undefined && isHandshakeHeadersListener(h)) {
       (transport as unknown as { off(e: string, fn: Listener): void }).off("headers", h);

@@ -59,8 +59,11 @@ export function applyRuntimeEngineOptions(opts: { transports: unknown; allowUpgr
  */
 export function transportPolicyCheck(policy: () => TransportPolicy): (req: IncomingMessage) => Refusal | null {
   return (req) => {
-    const transport = new URL(req.url ?? "/", "http://localhost").searchParams.get("transport");
-    if (transport === null) return null;
-    return (transportsFor(policy()) as string[]).includes(transport) ? null : { reason: "transport_not_allowed" };
+    // engine.io's prepare() has parsed the query into req._query before allowRequest runs (no URL per handshake)
+    const query = (req as IncomingMessage & { _query?: Record<string, unknown> })._query;
+    const transport = query !== undefined ? query.transport : new URL(req.url ?? "/", "http://localhost").searchParams.get("transport");
+    if (typeof transport !== "string") return null;
+    const p = policy();
+    return p === "websocket+polling" || p === transport ? null : { reason: "transport_not_allowed" };
   };
 }

@@ -4,7 +4,7 @@ import type { Duplex } from "node:stream";
 import type { Counter, Gauge, Histogram } from "prom-client";
 import type { PylonContext } from "../server/module.js";
 import type { Logger } from "../observability/logger.js";
-import { ownerOf, sessionIdFor, sidOf } from "./session-router-ids.js";
+import { SessionIdPool, ownerOf, sidOf } from "./session-router-ids.js";
 import { PollHandoff } from "./session-router-handoff.js";
 
 /** Where a node is reached for forwarding (from the node registry); undefined when it is not (or no longer) live. */
@@ -79,7 +79,8 @@ export class SessionRouter {
       tunnels: m.gauge({ name: "session_forward_tunnels", help: "Open WebSocket connections piped to their owner node" }),
     };
     const nodeId = this.#opts.nodeId;
-    ctx.io.engine.generateId = () => sessionIdFor(nodeId);
+    const ids = new SessionIdPool();
+    ctx.io.engine.generateId = () => ids.next(nodeId);
     this.#disposers.push(
       ctx.gate.onEngineRequest((req, res) => this.#onRequest(req, res)),
       ctx.gate.onUpgrade((req, socket, head) => this.#onUpgrade(req, socket, head)),

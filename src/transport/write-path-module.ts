@@ -122,18 +122,28 @@ export class WritePathModule implements PylonModule {
     const interner = new StringInterner();
     // one timer for every connection's pingInterval (engine.io keeps a Timeout per connection)
     const heartbeats = (this.#heartbeats = new HeartbeatWheel(config.engine.pingInterval, sendHeartbeatPing));
+    const free = config.engine.freeHandshakeRequest;
+    const compaction = { intern: <T>(v: T): T => interner.intern(v), heartbeats };
+    const fresh: Socket[] = [];
+    const compactFresh = (): void => {
+      try {
+        for (let i = 0; i < fresh.length; i++) {
+          const socket = fresh[i]!;
+          if (!socket.connected) continue;
+          if (free) releaseHandshakeRequest(connOf(socket));
+          compactConnection(socket, compaction);
+        }
+      } finally {
+        fresh.length = 0;
+      }
+    };
     const watch = (nsp: Namespace): void => {
       // a namespace created after setup with an adapter set by someone else still gets the hooks
       ensureFastPath(io);
-      const free = config.engine.freeHandshakeRequest;
-      const intern = <T>(v: T): T => interner.intern(v);
       const onConnection = (socket: Socket): void => {
-        // after every connection listener ran (they may read socket.request, add middlewares and listeners)
-        process.nextTick(() => {
-          if (!socket.connected) return;
-          if (free) releaseHandshakeRequest(connOf(socket));
-          compactConnection(socket, { intern, heartbeats });
-        });
+        // after every connection listener ran (they may read socket.request, add middlewares and listeners): the
+        // sockets that connected in this tick are compacted together at its end (one nextTick, no closure per socket)
+        if (fresh.push(socket) === 1) process.nextTick(compactFresh);
       };
       nsp.on("connection", onConnection);
       this.#disposers.push(() => nsp.off("connection", onConnection));

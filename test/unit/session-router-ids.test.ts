@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ownerOf, sessionIdFor, sidOf } from "../../src/transport/session-router-ids.js";
+import { SessionIdPool, ownerOf, sessionIdFor, sidOf } from "../../src/transport/session-router-ids.js";
 
 describe("session ids that name their owner node", () => {
   it("round-trips every valid node id", () => {
@@ -19,6 +19,13 @@ describe("session ids that name their owner node", () => {
     assert.equal(ids.size, 10_000);
   });
 
+  it("one pool: unique, well-formed ids across many refills of its random bytes", () => {
+    const pool = new SessionIdPool();
+    const ids = Array.from({ length: 5_000 }, () => pool.next("node-7"));
+    assert.equal(new Set(ids).size, ids.length);
+    for (const sid of ids) assert.match(sid, /^node-7\.[A-Za-z0-9_-]{20}$/);
+  });
+
   it("plain engine.io ids and garbage name no owner", () => {
     for (const sid of ["", "AAAAAAAAAAAAAAAAAAAA", ".abc", "a b.c", `${"x".repeat(33)}.abc`, "n1/..x"]) assert.equal(ownerOf(sid), undefined, sid);
   });
@@ -29,5 +36,6 @@ describe("session ids that name their owner node", () => {
     assert.equal(sidOf("/socket.io/"), undefined);
     assert.equal(sidOf(undefined), undefined);
     assert.equal(sidOf(`/socket.io/?sid=${"x".repeat(200)}`), undefined);
+    assert.equal(sidOf("/socket.io/?EIO=4&%73id=n1.abc"), "n1.abc", "a percent-encoded key is decoded as engine.io does");
   });
 });
