@@ -40,12 +40,25 @@ export function ownerOf(sid: string): string | undefined {
   return /^[A-Za-z0-9_-]+$/.test(owner) ? owner : undefined;
 }
 
-/** The `sid` query parameter of an engine request URL, if any. */
+/**
+ * The `sid` query parameter of an engine request URL, if any (the first one, as URLSearchParams#get). Runs on every
+ * engine request: a plain scan, with URLSearchParams only when the query has escapes ("%", "+") to decode.
+ */
 export function sidOf(url: string | undefined): string | undefined {
   if (!url) return undefined;
   const q = url.indexOf("?");
-  // no "sid" (nor a percent-escape that could spell it) in the query, as in every new handshake: nothing to parse
-  if (q < 0 || (url.indexOf("sid", q) < 0 && url.indexOf("%", q) < 0)) return undefined;
-  const sid = new URLSearchParams(url.slice(q + 1)).get("sid");
+  if (q < 0) return undefined;
+  let sid: string | null;
+  if (url.indexOf("%", q) >= 0 || url.indexOf("+", q) >= 0) sid = new URLSearchParams(url.slice(q + 1)).get("sid");
+  else {
+    sid = null;
+    for (let at = url.indexOf("sid=", q); at >= 0; at = url.indexOf("sid=", at + 1)) {
+      const before = url.charCodeAt(at - 1);
+      if (before !== 63 /* ? */ && before !== 38 /* & */) continue;
+      const end = url.indexOf("&", at + 4);
+      sid = url.slice(at + 4, end < 0 ? url.length : end);
+      break;
+    }
+  }
   return sid && sid.length <= 128 ? sid : undefined;
 }

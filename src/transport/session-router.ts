@@ -119,8 +119,7 @@ export class SessionRouter {
   }
 
   /** Which node owns a request's session, when it is not this one and the request should go there. */
-  #foreignOwner(req: IncomingMessage): string | undefined {
-    const sid = sidOf(req.url);
+  #foreignOwner(req: IncomingMessage, sid = sidOf(req.url)): string | undefined {
     if (!sid) return undefined;
     const owner = ownerOf(sid);
     if (!owner || owner === this.#opts.nodeId) return undefined;
@@ -137,14 +136,14 @@ export class SessionRouter {
 
   #onRequest(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.#closed) return false;
+    const sid = sidOf(req.url);
     if (req.method === "GET" && this.#opts.forwarding) {
-      const sid = sidOf(req.url);
       if (sid && ownerOf(sid) === this.#opts.nodeId && this.#handoff.onLocalPoll(sid, req, res, req.headers[FORWARDED_HEADER] !== undefined)) {
         this.#metrics.handoffs.inc();
         return true;
       }
     }
-    const owner = this.#foreignOwner(req);
+    const owner = this.#foreignOwner(req, sid);
     if (!owner) return false;
     this.#forwardRequest(req, res, owner).catch((err: unknown) => {
       this.#logger.warn({ err, owner }, "session forwarding failed");

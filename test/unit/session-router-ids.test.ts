@@ -37,5 +37,29 @@ describe("session ids that name their owner node", () => {
     assert.equal(sidOf(undefined), undefined);
     assert.equal(sidOf(`/socket.io/?sid=${"x".repeat(200)}`), undefined);
     assert.equal(sidOf("/socket.io/?EIO=4&%73id=n1.abc"), "n1.abc", "a percent-encoded key is decoded as engine.io does");
+    assert.equal(sidOf("/socket.io/?xsid=a&sid=n1.b&sid=n1.c"), "n1.b", "the first parameter named exactly sid");
+    assert.equal(sidOf("/socket.io/?sid=&EIO=4"), undefined);
+    assert.equal(sidOf("/socket.io/?EIO=4&sid=n1.abc&t=1"), "n1.abc");
+    fc.assert(
+      fc.property(fc.webQueryParameters(), (query) => {
+        const url = `/socket.io/?${query}`;
+        const expected = new URLSearchParams(query).get("sid");
+        assert.equal(sidOf(url), expected && expected.length <= 128 ? expected : undefined, url);
+      }),
+    );
+    const param = fc.tuple(fc.constantFrom("sid", "xsid", "sidx", "EIO", "transport", "s%69d"), fc.stringMatching(/^[A-Za-z0-9._~%+-]{0,30}$/));
+    fc.assert(
+      fc.property(fc.array(param, { maxLength: 5 }), (params) => {
+        const query = params.map(([k, v]) => `${k}=${v}`).join("&");
+        let expected: string | null = null;
+        try {
+          expected = new URLSearchParams(query).get("sid");
+        } catch {
+          return;
+        }
+        assert.equal(sidOf(`/socket.io/?${query}`), expected && expected.length <= 128 ? expected : undefined, query);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
