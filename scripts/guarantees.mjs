@@ -7,7 +7,11 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 const files = ["test/integration/delivery-faults.test.ts", "test/e2e/delivery-netns.test.ts"].filter((f) => existsSync(f));
 const artifacts = ["memory", "netns", "redis"].map((n) => `test-artifacts/delivery-${n}.json`);
 for (const a of artifacts) rmSync(a, { force: true });
-const run = spawnSync(process.execPath, ["scripts/run-tests.mjs", ...files], { stdio: "inherit", env: { ...process.env, PYLON_TEST_SIZE: "full" } });
+// Each full-size file takes 4-8 minutes (longer on a loaded machine): 1 hour per test instead of the runner's 5 minutes.
+const run = spawnSync(process.execPath, ["scripts/run-tests.mjs", ...files], {
+  stdio: "inherit",
+  env: { PYLON_TEST_TIMEOUT_MS: "3600000", ...process.env, PYLON_TEST_SIZE: "full" },
+});
 
 const line = (r) => `delivery: messages=${r.messages} deliveries=${r.deliveries} lost=${r.lost} duplicates=${r.duplicates} resyncs=${r.resyncs}`;
 console.log("\n--- delivery guarantees (full size) ---");

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs the test suites with node's test runner (TypeScript through tsx), after building dist/ (tests spawn the
 // real `pylon` CLI from dist/). Usage: node scripts/run-tests.mjs [dir-or-file ...]   (default: test/)
-// Env: PYLON_TEST_CONCURRENCY (files run at once, default 2), PYLON_TEST_SIZE=full for full-size fault/soak runs.
+// Env: PYLON_TEST_CONCURRENCY (files run at once, default 2), PYLON_TEST_SIZE=full for full-size fault/soak runs,
+// PYLON_TEST_TIMEOUT_MS (per test, default 300000; the full-size runs set more).
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -27,7 +28,8 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 const concurrency = process.env.PYLON_TEST_CONCURRENCY ?? "2";
 // --test-force-exit: a file whose tests are done exits even if a client library keeps a socket or timer alive
 // (e.g. fetch keep-alive); servers under test are separate processes, killed by the harness.
-// --test-timeout: no single test may hang the run; the slowest test takes well under 5 minutes.
-const args = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, "--test-timeout=300000", "--test-force-exit", ...files];
+// --test-timeout: no single test may hang the run; the slowest test of `npm test` takes well under 5 minutes.
+const timeoutMs = process.env.PYLON_TEST_TIMEOUT_MS ?? "300000";
+const args = ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, "--test-force-exit", ...files];
 const run = spawnSync(process.execPath, args, { stdio: "inherit" });
 process.exit(run.status ?? 1);
