@@ -2,9 +2,11 @@
 //   bench:join(room, ack)                      joins a plain Socket.IO room (the io.to(room).emit baseline)
 //   bench:run({ mode, name, count, rate }, ack) publishes `count` messages: mode "emit" = io.to(name).emit("bench:m",
 //     {i, ts}); mode "stream" = pylon.stream(name).publish("m", {i, ts}) (64 in flight). rate 0 = as fast as possible.
-//     ts = epoch ms with sub-ms resolution (performance.timeOrigin + performance.now(), the clock of src/load/text.ts
-//     nowMs): the bench receivers run on the same machine and compute latency against the same clock. (The stream
-//     message's own meta.ts is the server's Date.now(), whole milliseconds: too coarse for sub-ms latencies.)
+//     ts = the machine's monotonic clock in ms with sub-ms resolution (process.hrtime: CLOCK_MONOTONIC, one clock for
+//     every process of the host): the bench receivers run on the same machine and subtract it from the same clock.
+//     Not performance.timeOrigin + now(): each process fixes its timeOrigin from the wall clock at start, and the bench
+//     process, started 25 minutes earlier in a full run, drifted a few ms from a fresh server (latencies came out
+//     negative and were clamped to 1 us). (The stream message's own meta.ts is the server's Date.now(), whole ms.)
 // Usage: node streams-node.js <port> <host> [redisUrl] [nodeId]
 import { createPylon } from "../../src/server/pylon.js";
 import { StreamsModule } from "../../src/delivery/streams-module.js";
@@ -26,7 +28,7 @@ const pylon = createPylon(
 );
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const nowMs = (): number => performance.timeOrigin + performance.now();
+const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 pylon.io.of("/").on("connection", (socket) => {
   socket.on("bench:join", (room: string, ack: () => void) => {

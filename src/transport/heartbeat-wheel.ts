@@ -2,14 +2,25 @@
  * One timer for every connection's heartbeat instead of one Node Timeout (+ closure and context, ~0.2 KB) each.
  * A handle stands in for engine.io's `pingIntervalTimer` (engine.io only calls `refresh()` on it, when a pong arrives);
  * the wheel calls `onDue(target)` once `intervalMs` has passed since the handle was added or last refreshed.
- * Handles are kept in buckets of `granularityMs` and fire up to two buckets early, never late, so a peer that stops
- * answering is still detected within pingInterval + pingTimeout. One interval timer (unref'd) runs while handles exist.
+ * Handles are kept in buckets of `granularityMs` (pingInterval / 250: 100 ms at the default 25 s) and fire up to two
+ * buckets early, never late, so a peer that stops answering is still detected within pingInterval + pingTimeout. One
+ * interval timer (unref'd) runs while handles exist.
+ *
+ * Due handles are fired in slices of FIRE_SLICE per macrotask (setImmediate between slices), never all at once:
+ * connections made together (a deploy, a reconnect storm, a bench ramp) come due together, and one synchronous loop
+ * over thousands of pings (then their pongs) would hold every broadcast behind it. engine.io's own per-connection
+ * timers interleave with I/O the same way.
  */
+/** Pings sent per macrotask turn when many are due at once. */
+const FIRE_SLICE = 128;
+/** `key` of a handle waiting in the fire queue (neither in a bucket nor idle). */
+const QUEUED = -2;
+
 export class HeartbeatHandle<T extends object = object> {
   /** null once cancelled (the connection closed): dropped when its bucket comes up. */
   target: T | null;
   due: number;
-  /** Bucket the handle sits in, or -1. */
+  /** Bucket the handle sits in, -1 (none) or QUEUED (due, waiting for its slice). */
   key = -1;
   readonly #wheel: HeartbeatWheel<T>;
 
@@ -37,12 +48,17 @@ export class HeartbeatWheel<T extends object = object> {
   readonly #onDue: (target: T) => void;
   readonly #now: () => number;
   readonly #buckets = new Map<number, HeartbeatHandle<T>[]>();
+  /** Due handles not fired yet (fired FIRE_SLICE per macrotask from #next). */
+  #queue: HeartbeatHandle<T>[] = [];
+  #next = 0;
+  #firing: NodeJS.Immediate | null = null;
+  readonly #fireSlice = (): void => this.#fire();
   #timer: NodeJS.Timeout | null = null;
   #live = 0;
 
   constructor(intervalMs: number, onDue: (target: T) => void, now: () => number = () => performance.now()) {
     this.intervalMs = intervalMs;
-    this.granularityMs = Math.max(5, Math.min(1000, Math.floor(intervalMs / 25)));
+    this.granularityMs = Math.max(5, Math.min(1000, Math.floor(intervalMs / 250)));
     this.#onDue = onDue;
     this.#now = now;
   }
@@ -63,7 +79,7 @@ export class HeartbeatWheel<T extends object = object> {
     if (h.target === null) return;
     h.due = this.#now() + this.intervalMs;
     if (h.key === -1) this.#enqueue(h);
-    // else: it sits in an earlier bucket and moves to its new one when that bucket comes up
+    // else: it sits in an earlier bucket (or the fire queue) and moves to its new bucket when it comes up
   }
 
   cancel(h: HeartbeatHandle<T>): void {
@@ -76,8 +92,13 @@ export class HeartbeatWheel<T extends object = object> {
   close(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    if (this.#firing !== null) clearImmediate(this.#firing);
+    this.#firing = null;
     for (const bucket of this.#buckets.values()) for (const h of bucket) h.target = null;
+    for (const h of this.#queue) h.target = null;
     this.#buckets.clear();
+    this.#queue = [];
+    this.#next = 0;
     this.#live = 0;
   }
 
@@ -100,20 +121,44 @@ export class HeartbeatWheel<T extends object = object> {
 
   #tick(): void {
     const current = Math.floor(this.#now() / this.granularityMs);
+    const queue = this.#queue;
     for (const [key, bucket] of this.#buckets) {
       if (key > current) continue;
       this.#buckets.delete(key);
       for (const h of bucket) {
-        h.key = -1;
-        const target = h.target;
-        if (target === null) continue;
-        if (this.#keyOf(h.due) > current) this.#enqueue(h); // refreshed since it was queued
-        else this.#onDue(target);
+        if (h.target === null) continue;
+        h.key = QUEUED;
+        queue.push(h);
       }
     }
     if (this.#buckets.size === 0 && this.#timer !== null) {
       clearInterval(this.#timer);
       this.#timer = null;
+    }
+    if (this.#firing === null && this.#next < queue.length) this.#fire();
+  }
+
+  /** Fires the next FIRE_SLICE queued handles; schedules itself again while some are left. */
+  #fire(): void {
+    this.#firing = null;
+    const queue = this.#queue;
+    const current = Math.floor(this.#now() / this.granularityMs);
+    const end = Math.min(queue.length, this.#next + FIRE_SLICE);
+    for (let i = this.#next; i < end; i++) {
+      const h = queue[i]!;
+      h.key = -1;
+      const target = h.target;
+      if (target === null) continue;
+      if (this.#keyOf(h.due) > current) this.#enqueue(h); // refreshed since it was queued
+      else this.#onDue(target);
+    }
+    this.#next = end;
+    if (end < queue.length) {
+      this.#firing = setImmediate(this.#fireSlice);
+      this.#firing.unref();
+    } else {
+      this.#queue = [];
+      this.#next = 0;
     }
   }
 }

@@ -248,7 +248,7 @@ test("engine.io heartbeat: pingIntervalTimer set once at open, refreshed on pong
 test("HeartbeatWheel: due after the interval (never late, at most two buckets early), refresh postpones, cancel releases", async () => {
   const due: string[] = [];
   const wheel = new HeartbeatWheel<{ name: string }>(200, (t) => due.push(t.name));
-  assert.equal(wheel.granularityMs, 8);
+  assert.equal(wheel.granularityMs, 5);
   const t0 = performance.now();
   const a = wheel.add({ name: "a" });
   const b = wheel.add({ name: "b" });
@@ -269,6 +269,21 @@ test("HeartbeatWheel: due after the interval (never late, at most two buckets ea
   a.cancel();
   b.cancel();
   assert.equal(wheel.size, 0);
+  wheel.close();
+});
+
+test("HeartbeatWheel: many handles due together fire in slices (other I/O runs between them), each exactly once", async () => {
+  let fired = 0;
+  let firstSlice = -1;
+  const seen = new Set<number>();
+  const wheel = new HeartbeatWheel<{ i: number }>(50, (t) => {
+    if (fired++ === 0) queueMicrotask(() => (firstSlice = fired)); // runs when the synchronous slice is over
+    seen.add(t.i);
+  });
+  for (let i = 0; i < 1000; i++) wheel.add({ i });
+  await waitFor(() => seen.size === 1000, { timeoutMs: 5000, message: "every handle fired" });
+  assert.equal(firstSlice, 128, "the first macrotask fired one slice, not all 1,000");
+  assert.equal(fired, 1000, "each handle once");
   wheel.close();
 });
 
