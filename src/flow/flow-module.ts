@@ -36,6 +36,9 @@ export interface DirectWriter {
   directWrite(conn: EngineConnInternals, encodedPackets: unknown): boolean;
 }
 
+/** Connections sampled per macrotask turn. */
+const SAMPLE_SLICE = 512;
+
 export class FlowModule implements PylonModule {
   readonly name = "flow";
   readonly #writer: DirectWriter | undefined;
@@ -50,6 +53,8 @@ export class FlowModule implements PylonModule {
   #outbound: OutboundFlow | undefined;
   #inbound: InboundLimiter | undefined;
   #sampler: NodeJS.Timeout | undefined;
+  #sampling: Promise<void> | undefined;
+  #closed = false;
   readonly #disposers: (() => void)[] = [];
 
   /** Outbound policies (API: setEventClass, pending). Undefined before setup. */
@@ -90,27 +95,48 @@ export class FlowModule implements PylonModule {
   start(): void {
     const ctx = this.#ctx;
     if (!ctx) return;
-    this.#sampler = setInterval(() => this.sample(), ctx.config.flow.sampleIntervalMs);
+    this.#sampler = setInterval(() => void this.sample(), ctx.config.flow.sampleIntervalMs);
     this.#sampler.unref();
   }
 
-  /** Samples every connection's pending outbound bytes and closes those over the hard limits. */
-  sample(): void {
+  /**
+   * Samples every connection's pending outbound bytes and closes those over the hard limits. Runs in slices of
+   * SAMPLE_SLICE connections per macrotask (setImmediate between), so a node with tens of thousands of connections
+   * never holds broadcasts behind one long loop (a full pass over 10,000 took several ms). Resolves when the pass is
+   * done; a pass still running when the next interval fires is not doubled.
+   */
+  sample(): Promise<void> {
     const ctx = this.#ctx;
     const outbound = this.#outbound;
     const metrics = this.#metrics;
-    if (!ctx || !outbound || !metrics) return;
-    const limits = outbound.limits;
+    if (!ctx || !outbound || !metrics) return Promise.resolve();
+    if (this.#sampling !== undefined) return this.#sampling;
+    const conns = engineConnections(ctx.io) as unknown as EngineConnInternals[];
     const onSlow = closeSlowConsumer(metrics);
-    for (const c of engineConnections(ctx.io)) {
-      const conn = c as unknown as EngineConnInternals;
-      const p = outbound.pending(conn);
-      metrics.pendingBytes.observe(p.bytes);
-      if (p.bytes >= limits.hardLimitBytes || p.packets >= limits.hardLimitPackets) {
-        ctx.logger.warn({ event: "slow_consumer", sid: conn.id, pendingBytes: p.bytes, pendingPackets: p.packets }, "closing slow consumer");
-        onSlow(conn);
+    const slice = (from: number, done: () => void): void => {
+      if (this.#closed) return done();
+      const limits = outbound.limits;
+      const end = Math.min(conns.length, from + SAMPLE_SLICE);
+      for (let i = from; i < end; i++) {
+        const conn = conns[i]!;
+        if (conn._readyState === "closed") continue; // left since the pass began
+        const p = outbound.pending(conn);
+        metrics.pendingBytes.observe(p.bytes);
+        if (p.bytes >= limits.hardLimitBytes || p.packets >= limits.hardLimitPackets) {
+          ctx.logger.warn({ event: "slow_consumer", sid: conn.id, pendingBytes: p.bytes, pendingPackets: p.packets }, "closing slow consumer");
+          onSlow(conn);
+        }
       }
-    }
+      if (end < conns.length) setImmediate(slice, end, done).unref();
+      else done();
+    };
+    this.#sampling = new Promise<void>((resolve) =>
+      slice(0, () => {
+        this.#sampling = undefined;
+        resolve();
+      }),
+    );
+    return this.#sampling;
   }
 
   /** Pending outbound data of one socket (API). */
@@ -125,6 +151,7 @@ export class FlowModule implements PylonModule {
   }
 
   close(): void {
+    this.#closed = true;
     if (this.#sampler) clearInterval(this.#sampler);
     this.#sampler = undefined;
     for (const d of this.#disposers.splice(0)) d();
