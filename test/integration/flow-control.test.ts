@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { Socket } from "socket.io";
-import { connectClient, metricSum, onceEvent, scrapeMetrics, useCleanup, waitFor } from "../helpers/index.js";
+import { connectClient, connectMany, metricSum, onceEvent, scrapeMetrics, useCleanup, waitFor } from "../helpers/index.js";
 import { fillUntil, pauseClient, resumeClient, startInProcessPylon } from "../helpers/write-path.js";
 
 useCleanup();
@@ -118,4 +118,26 @@ test("inbound: ack-waiting handlers are capped per socket, overflow gets error a
   const m = await scrapeMetrics(url);
   assert.equal(metricSum(m, "pylon_drops_total", { reason: "inbound_overloaded" }), 5);
   assert.equal(metricSum(m, "pylon_inbound_queued_total"), 3);
+});
+
+test("the pending-bytes sampler walks every connection in slices (other work runs between them), once per pass", async () => {
+  const { url, flow } = await startInProcessPylon({ flow: { sampleIntervalMs: 600_000 } });
+  const clients = await connectMany(1100, url, { transports: ["websocket"] }, { concurrency: 100 });
+  const count = async (): Promise<number> => metricSum(await scrapeMetrics(url), "pylon_pending_outbound_bytes_count");
+  const before = await count();
+  let turns = 0;
+  let done = false;
+  const tick = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const pass = flow.sample();
+  assert.equal(flow.sample(), pass, "a pass in progress is not started twice");
+  await pass;
+  done = true;
+  assert.equal((await count()) - before, 1100, "one observation per connection");
+  assert.ok(turns >= 2, `other macrotasks ran during the pass (${turns}): 1,100 connections are 3 slices of 512`);
+  for (const c of clients) c.disconnect();
 });
