@@ -130,13 +130,14 @@ export class FlowModule implements PylonModule {
       if (end < conns.length) setImmediate(slice, end, done).unref();
       else done();
     };
-    this.#sampling = new Promise<void>((resolve) =>
-      slice(0, () => {
-        this.#sampling = undefined;
-        resolve();
-      }),
-    );
-    return this.#sampling;
+    let finish!: () => void;
+    const pass = new Promise<void>((resolve) => (finish = resolve));
+    this.#sampling = pass; // before the first slice: a pass that ends synchronously must clear it, not be re-set after
+    slice(0, () => {
+      if (this.#sampling === pass) this.#sampling = undefined;
+      finish();
+    });
+    return pass;
   }
 
   /** Pending outbound data of one socket (API). */

@@ -139,5 +139,13 @@ test("the pending-bytes sampler walks every connection in slices (other work run
   done = true;
   assert.equal((await count()) - before, 1100, "one observation per connection");
   assert.ok(turns >= 2, `other macrotasks ran during the pass (${turns}): 1,100 connections are 3 slices of 512`);
+  await flow.sample(); // the next pass samples again (a pass that ended must not stay marked as running)
+  assert.equal((await count()) - before, 2200, "a second pass observes every connection again");
+  for (let i = 0; i < 1000; i++) clients[i]!.disconnect();
+  await waitFor(async () => {
+    const n = await count();
+    await flow.sample(); // 100 connections: one synchronous slice
+    return (await count()) === n + 100;
+  }, { message: "passes of a single slice keep sampling" });
   for (const c of clients) c.disconnect();
 });
