@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Metrics } from "./metrics.js";
+import { engineQueryParam } from "../transport/engine-internals.js";
 
 interface Pending {
   startedAt: number;
@@ -32,10 +33,7 @@ export class UpgradeTracker {
     if (req.headers.upgrade === undefined) return; // polling request
     const url = req.url ?? "";
     if (!url.includes("sid=")) return; // a websocket-only handshake, not an upgrade
-    // engine.io's prepare() has parsed the query into req._query before it emits `headers`
-    const query = (req as IncomingMessage & { _query?: Record<string, unknown> })._query;
-    const parsed = query !== undefined ? query.sid : new URL(url, "http://x").searchParams.get("sid");
-    const sid = typeof parsed === "string" ? parsed : undefined;
+    const sid = engineQueryParam(req, "sid");
     if (!sid || this.#pending.has(sid)) return;
     const socket = req.socket;
     const entry: Pending = {

@@ -112,6 +112,16 @@ export function safeWebSocket(conn: EngineConnInternals): WsInternals | null {
   return ws;
 }
 
+/**
+ * A query parameter of an engine request: from the query engine.io's `prepare()` parsed into `req._query` (set before
+ * allowRequest and before the `headers` event), else parsed from the URL. undefined when absent or not a string.
+ */
+export function engineQueryParam(req: { url?: string | undefined }, name: string): string | undefined {
+  const query = (req as { _query?: Record<string, unknown> })._query;
+  const v = query !== undefined ? query[name] : new URL(req.url ?? "/", "http://localhost").searchParams.get(name);
+  return typeof v === "string" ? v : undefined;
+}
+
 /** Writes a frame built by ws's `Sender.frame()` (socket.io-adapter's `wsPreEncodedFrame`) without a callback. */
 export function writeFrame(ws: WsInternals, frame: readonly Buffer[]): void {
   ws._sender.sendFrame(frame);

@@ -2,6 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { ServerOptions } from "socket.io";
 import type { Refusal } from "../server/admission.js";
 import type { PylonConfig, TransportPolicy } from "../config/index.js";
+import { engineQueryParam } from "./engine-internals.js";
 
 type EngineTransport = "polling" | "websocket";
 
@@ -59,11 +60,8 @@ export function applyRuntimeEngineOptions(opts: { transports: unknown; allowUpgr
  */
 export function transportPolicyCheck(policy: () => TransportPolicy): (req: IncomingMessage) => Refusal | null {
   return (req) => {
-    // engine.io's prepare() has parsed the query into req._query before allowRequest runs (no URL per handshake)
-    const query = (req as IncomingMessage & { _query?: Record<string, unknown> })._query;
-    const transport = query !== undefined ? query.transport : new URL(req.url ?? "/", "http://localhost").searchParams.get("transport");
-    if (typeof transport !== "string") return null;
-    const p = policy();
-    return p === "websocket+polling" || p === transport ? null : { reason: "transport_not_allowed" };
+    const transport = engineQueryParam(req, "transport"); // engine.io's parsed query: no URL per handshake
+    if (transport === undefined) return null;
+    return (transportsFor(policy()) as string[]).includes(transport) ? null : { reason: "transport_not_allowed" };
   };
 }
