@@ -10,6 +10,7 @@ import {
   setClientWrite,
   type EngineConnInternals,
 } from "../transport/engine-internals.js";
+import { forEachInSlices } from "../server/slices.js";
 import { InboundLimiter, type InboundLimits } from "./inbound.js";
 import { FlowMetrics } from "./metrics.js";
 import { closeSlowConsumer, OutboundFlow, type OutboundLimits } from "./outbound.js";
@@ -95,7 +96,7 @@ export class FlowModule implements PylonModule {
   start(): void {
     const ctx = this.#ctx;
     if (!ctx) return;
-    this.#sampler = setInterval(() => void this.sample(), ctx.config.flow.sampleIntervalMs);
+    this.#sampler = setInterval(() => this.sample().catch((err: unknown) => ctx.logger.error({ err }, "pending-bytes sampler failed")), ctx.config.flow.sampleIntervalMs);
     this.#sampler.unref();
   }
 
@@ -111,32 +112,23 @@ export class FlowModule implements PylonModule {
     const metrics = this.#metrics;
     if (!ctx || !outbound || !metrics) return Promise.resolve();
     if (this.#sampling !== undefined) return this.#sampling;
-    const conns = engineConnections(ctx.io) as unknown as EngineConnInternals[];
     const onSlow = closeSlowConsumer(metrics);
-    const slice = (from: number, done: () => void): void => {
-      if (this.#closed) return done();
+    const visit = (conn: EngineConnInternals): void => {
+      if (conn._readyState === "closed") return; // left since the pass began
+      const p = outbound.pending(conn);
+      metrics.pendingBytes.observe(p.bytes);
       const limits = outbound.limits;
-      const end = Math.min(conns.length, from + SAMPLE_SLICE);
-      for (let i = from; i < end; i++) {
-        const conn = conns[i]!;
-        if (conn._readyState === "closed") continue; // left since the pass began
-        const p = outbound.pending(conn);
-        metrics.pendingBytes.observe(p.bytes);
-        if (p.bytes >= limits.hardLimitBytes || p.packets >= limits.hardLimitPackets) {
-          ctx.logger.warn({ event: "slow_consumer", sid: conn.id, pendingBytes: p.bytes, pendingPackets: p.packets }, "closing slow consumer");
-          onSlow(conn);
-        }
+      if (p.bytes >= limits.hardLimitBytes || p.packets >= limits.hardLimitPackets) {
+        ctx.logger.warn({ event: "slow_consumer", sid: conn.id, pendingBytes: p.bytes, pendingPackets: p.packets }, "closing slow consumer");
+        onSlow(conn);
       }
-      if (end < conns.length) setImmediate(slice, end, done).unref();
-      else done();
     };
-    let finish!: () => void;
-    const pass = new Promise<void>((resolve) => (finish = resolve));
-    this.#sampling = pass; // before the first slice: a pass that ends synchronously must clear it, not be re-set after
-    slice(0, () => {
+    const conns = engineConnections(ctx.io) as unknown as EngineConnInternals[];
+    // cleared in a later microtask even when the whole pass ran synchronously (one slice)
+    const pass: Promise<void> = forEachInSlices(conns, SAMPLE_SLICE, visit, () => this.#closed).finally(() => {
       if (this.#sampling === pass) this.#sampling = undefined;
-      finish();
     });
+    this.#sampling = pass;
     return pass;
   }
 

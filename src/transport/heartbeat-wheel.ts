@@ -1,3 +1,5 @@
+import { forEachInSlices } from "../server/slices.js";
+
 /**
  * One timer for every connection's heartbeat instead of one Node Timeout (+ closure and context, ~0.2 KB) each.
  * A handle stands in for engine.io's `pingIntervalTimer` (engine.io only calls `refresh()` on it, when a pong arrives);
@@ -6,7 +8,7 @@
  * buckets early, never late, so a peer that stops answering is still detected within pingInterval + pingTimeout. One
  * interval timer (unref'd) runs while handles exist.
  *
- * Due handles are fired in slices of FIRE_SLICE per macrotask (setImmediate between slices), never all at once:
+ * Due handles are fired in slices of FIRE_SLICE per macrotask (forEachInSlices), never all at once:
  * connections made together (a deploy, a reconnect storm, a bench ramp) come due together, and one synchronous loop
  * over thousands of pings (then their pongs) would hold every broadcast behind it. engine.io's own per-connection
  * timers interleave with I/O the same way.
@@ -48,11 +50,9 @@ export class HeartbeatWheel<T extends object = object> {
   readonly #onDue: (target: T) => void;
   readonly #now: () => number;
   readonly #buckets = new Map<number, HeartbeatHandle<T>[]>();
-  /** Due handles not fired yet (fired FIRE_SLICE per macrotask from #next). */
-  #queue: HeartbeatHandle<T>[] = [];
-  #next = 0;
-  #firing: NodeJS.Immediate | null = null;
-  readonly #fireSlice = (): void => this.#fire();
+  /** Changes on close(): slices of due handles still pending from before are dropped. */
+  #epoch = 0;
+  readonly #fireOne = (h: HeartbeatHandle<T>): void => this.#fire(h);
   #timer: NodeJS.Timeout | null = null;
   #live = 0;
 
@@ -92,13 +92,9 @@ export class HeartbeatWheel<T extends object = object> {
   close(): void {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
-    if (this.#firing !== null) clearImmediate(this.#firing);
-    this.#firing = null;
+    this.#epoch++;
     for (const bucket of this.#buckets.values()) for (const h of bucket) h.target = null;
-    for (const h of this.#queue) h.target = null;
     this.#buckets.clear();
-    this.#queue = [];
-    this.#next = 0;
     this.#live = 0;
   }
 
@@ -121,44 +117,31 @@ export class HeartbeatWheel<T extends object = object> {
 
   #tick(): void {
     const current = Math.floor(this.#now() / this.granularityMs);
-    const queue = this.#queue;
+    const due: HeartbeatHandle<T>[] = [];
     for (const [key, bucket] of this.#buckets) {
       if (key > current) continue;
       this.#buckets.delete(key);
       for (const h of bucket) {
         if (h.target === null) continue;
         h.key = QUEUED;
-        queue.push(h);
+        due.push(h);
       }
     }
     if (this.#buckets.size === 0 && this.#timer !== null) {
       clearInterval(this.#timer);
       this.#timer = null;
     }
-    if (this.#firing === null && this.#next < queue.length) this.#fire();
+    if (due.length === 0) return;
+    const epoch = this.#epoch;
+    void forEachInSlices(due, FIRE_SLICE, this.#fireOne, () => this.#epoch !== epoch);
   }
 
-  /** Fires the next FIRE_SLICE queued handles; schedules itself again while some are left. */
-  #fire(): void {
-    this.#firing = null;
-    const queue = this.#queue;
-    const current = Math.floor(this.#now() / this.granularityMs);
-    const end = Math.min(queue.length, this.#next + FIRE_SLICE);
-    for (let i = this.#next; i < end; i++) {
-      const h = queue[i]!;
-      h.key = -1;
-      const target = h.target;
-      if (target === null) continue;
-      if (this.#keyOf(h.due) > current) this.#enqueue(h); // refreshed since it was queued
-      else this.#onDue(target);
-    }
-    this.#next = end;
-    if (end < queue.length) {
-      this.#firing = setImmediate(this.#fireSlice);
-      this.#firing.unref();
-    } else {
-      this.#queue = [];
-      this.#next = 0;
-    }
+  /** A due handle's turn: ping, unless it was cancelled or refreshed (then it goes to its new bucket). */
+  #fire(h: HeartbeatHandle<T>): void {
+    h.key = -1;
+    const target = h.target;
+    if (target === null) return;
+    if (this.#keyOf(h.due) > Math.floor(this.#now() / this.granularityMs)) this.#enqueue(h);
+    else this.#onDue(target);
   }
 }
