@@ -3,15 +3,16 @@ import { randomFillSync } from "node:crypto";
 const ID_BYTES = 15;
 
 /**
- * Random bytes for session ids, drawn from the CSPRNG 4 KiB at a time (273 ids per refill) instead of one
- * `randomBytes(15)` call (a Buffer and a trip into the CSPRNG) per handshake; engine.io's own base64id pools the same
- * way. Each id's bytes are used once; the pool belongs to one Pylon (no module state).
+ * Engine.IO session ids that name their owning node: `<nodeId>.<20 random base64url chars>` (120 bits). A node id is
+ * [A-Za-z0-9_-]{1,32} and base64url never contains ".", so the owner is everything before the first dot.
+ * The random bytes are drawn from the CSPRNG 4 KiB at a time (273 ids per refill) instead of one `randomBytes(15)`
+ * call (a Buffer and a trip into the CSPRNG) per handshake; engine.io's own base64id pools the same way. Each id's
+ * bytes are used once; a pool belongs to one Pylon (no module state).
  */
 export class SessionIdPool {
   readonly #pool = Buffer.allocUnsafe(ID_BYTES * 273);
   #offset = this.#pool.length;
 
-  /** `<nodeId>.<20 random base64url chars>` (120 bits). */
   next(nodeId: string): string {
     if (this.#offset + ID_BYTES > this.#pool.length) {
       randomFillSync(this.#pool);
@@ -21,15 +22,6 @@ export class SessionIdPool {
     this.#offset += ID_BYTES;
     return `${nodeId}.${this.#pool.toString("base64url", start, start + ID_BYTES)}`;
   }
-}
-
-/**
- * Engine.IO session ids that name their owning node: `<nodeId>.<20 random base64url chars>`. A node id is
- * [A-Za-z0-9_-]{1,32} and base64url never contains ".", so the owner is everything before the first dot.
- * The hot path uses a SessionIdPool; this one-off form draws a fresh pool.
- */
-export function sessionIdFor(nodeId: string, pool: SessionIdPool = new SessionIdPool()): string {
-  return pool.next(nodeId);
 }
 
 /** The owner node of a session id, or undefined for ids that carry none (plain engine.io ids, garbage). */

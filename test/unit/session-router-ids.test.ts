@@ -1,13 +1,14 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { SessionIdPool, ownerOf, sessionIdFor, sidOf } from "../../src/transport/session-router-ids.js";
+import { SessionIdPool, ownerOf, sidOf } from "../../src/transport/session-router-ids.js";
 
 describe("session ids that name their owner node", () => {
   it("round-trips every valid node id", () => {
+    const pool = new SessionIdPool();
     fc.assert(
       fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{1,32}$/), (nodeId) => {
-        const sid = sessionIdFor(nodeId);
+        const sid = pool.next(nodeId);
         assert.equal(ownerOf(sid), nodeId);
         assert.match(sid, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20}$/);
       }),
@@ -15,7 +16,8 @@ describe("session ids that name their owner node", () => {
   });
 
   it("ids are unique", () => {
-    const ids = new Set(Array.from({ length: 10_000 }, () => sessionIdFor("n1")));
+    const pool = new SessionIdPool();
+    const ids = new Set(Array.from({ length: 10_000 }, () => pool.next("n1")));
     assert.equal(ids.size, 10_000);
   });
 
