@@ -11,6 +11,7 @@
 import { createPylon } from "../../src/server/pylon.js";
 import { StreamsModule } from "../../src/delivery/streams-module.js";
 import { ClusterModule } from "../../src/cluster/cluster-module.js";
+import { monotonicMs } from "../../src/load/text.js";
 
 const port = Number(process.argv[2] ?? 3000);
 const host = process.argv[3] ?? "127.0.0.1";
@@ -28,7 +29,6 @@ const pylon = createPylon(
 );
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 pylon.io.of("/").on("connection", (socket) => {
   socket.on("bench:join", (room: string, ack: () => void) => {
@@ -40,7 +40,7 @@ pylon.io.of("/").on("connection", (socket) => {
     const gap = o.rate > 0 ? 1000 / o.rate : 0;
     if (o.mode === "emit") {
       for (let i = 0; i < o.count; i++) {
-        pylon.io.to(o.name).emit("bench:m", { i, ts: nowMs() });
+        pylon.io.to(o.name).emit("bench:m", { i, ts: monotonicMs() });
         if (gap) await sleep(gap);
         else if (i % 64 === 63) await new Promise((r) => setImmediate(r));
       }
@@ -51,7 +51,7 @@ pylon.io.of("/").on("connection", (socket) => {
         for (;;) {
           const i = next++;
           if (i >= o.count) return;
-          await handle.publish("m", { i, ts: nowMs() });
+          await handle.publish("m", { i, ts: monotonicMs() });
           if (gap) await sleep(gap);
         }
       };

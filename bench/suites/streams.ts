@@ -5,13 +5,11 @@ import { join } from "node:path";
 import { build } from "esbuild";
 import { io, type Socket } from "socket.io-client";
 import { PylonClient } from "../../src/client/index.js";
-import { newHistogram, recordMs, summarize } from "../../src/load/index.js";
+import { monotonicMs as nowMs, newHistogram, recordMs, summarize } from "../../src/load/index.js";
 import { freePort, REPO_ROOT } from "../lib/servers.js";
 import { pause, type Suite, type SuiteContext } from "../lib/suite.js";
 import { spawnUntil, startRedis, type Proc } from "../lib/child-proc.js";
 
-/** The clock bench/servers/streams-node.ts stamps messages with: the host's monotonic clock (shared by processes). */
-const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 async function serverScript(): Promise<string> {
   const outfile = join(REPO_ROOT, "node_modules/.cache/pylon-bench/streams-node.mjs");

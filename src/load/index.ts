@@ -59,7 +59,7 @@ export {
 export { ClientTrigger, type BroadcastTrigger } from "./trigger.js";
 export { createClient, type LoadClient, type ClientSpec } from "./clients.js";
 export { newHistogram, recordMs, encodeHistogram, mergeEncoded, summarize, summarizeEncoded, type LatencySummary } from "./histogram.js";
-export { nowMs } from "./text.js";
+export { monotonicMs, nowMs } from "./text.js";
 
 /** Reads a scenario file (YAML or JSON; same keys as LoadOptions) and merges `overrides` on top (shallow per section). */
 export async function loadScenarioFile(path: string, overrides: Record<string, unknown> = {}): Promise<LoadOptions> {

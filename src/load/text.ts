@@ -6,6 +6,15 @@ export function nowMs(): number {
 }
 
 /**
+ * The host's monotonic clock in milliseconds (process.hrtime: CLOCK_MONOTONIC), comparable across PROCESSES of one
+ * machine. `nowMs()` is not: each process fixes its timeOrigin from the wall clock when it starts, and two processes
+ * started minutes apart disagree by milliseconds.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/**
  * The text of a measured broadcast: `phase|tick|sentAtMs|padding`. The receiver computes end-to-end latency from
  * sentAtMs, so sender and receivers must share a clock (same host, or a trigger in the load process).
  */
