@@ -459,7 +459,7 @@ function shareTransportListeners(conn: { transport: EmitterInternals; cleanupFn?
   if (events == null || transport[TRANSPORT_OWNER] !== undefined) return false;
   if (!Array.isArray(conn.cleanupFn) || conn.cleanupFn.length !== 1 || typeof conn.cleanupFn[0] !== "function") return false;
   const plan = SHARED_TRANSPORT_LISTENERS;
-  const at = [0, 0, 0, 0, 0];
+  const at = new Array<number>(plan.length);
   for (let i = 0; i < plan.length; i++) if ((at[i] = soleMatch(events, plan[i]![0], plan[i]![1])) === -1) return false;
   (transport as OwnedTransport)[TRANSPORT_OWNER] = conn as unknown as OwnedTransport[typeof TRANSPORT_OWNER];
   for (let i = 0; i < plan.length; i++) {
