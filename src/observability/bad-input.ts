@@ -1,25 +1,20 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createRequire } from "node:module";
-import type * as Parser from "socket.io-parser";
+import { PylonDecoder, PylonEncoder } from "../protocol/parser.js";
 import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
-// The parser's ESM entry resolves to its debug build under Node (every packet pays for debug() calls); load the CJS
-// build, the very module socket.io itself uses.
-const { Decoder, Encoder } = createRequire(import.meta.url)("socket.io-parser") as typeof Parser;
-
 /**
- * socket.io's default parser with decode errors counted (pylon_socketio_parse_errors_total): bad JSON, unknown packet
+ * socket.io's default parser (with Pylon's direct path for text EVENT / ACK packets, src/protocol/parser.ts) with decode errors counted (pylon_socketio_parse_errors_total): bad JSON, unknown packet
  * type, binary data where a text packet was expected. socket.io then closes the connection ("forced close" at the
  * engine level, which alone does not tell it apart from a server-side close).
  * Used as the Server's public `parser` option; one instance per Pylon (the counter lives in its registry).
  */
-export function countingParser(metrics: Metrics): { Encoder: typeof Encoder; Decoder: typeof Decoder } {
+export function countingParser(metrics: Metrics): { Encoder: typeof PylonEncoder; Decoder: typeof PylonDecoder } {
   const parseErrors = metrics.counter({
     name: "socketio_parse_errors_total",
     help: "Malformed Socket.IO packets (bad JSON, unknown packet type, unexpected binary); the connection is closed",
   });
-  class CountingDecoder extends Decoder {
+  class CountingDecoder extends PylonDecoder {
     override add(obj: unknown): void {
       try {
         super.add(obj);
@@ -29,7 +24,7 @@ export function countingParser(metrics: Metrics): { Encoder: typeof Encoder; Dec
       }
     }
   }
-  return { Encoder, Decoder: CountingDecoder };
+  return { Encoder: PylonEncoder, Decoder: CountingDecoder };
 }
 
 /**

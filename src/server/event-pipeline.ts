@@ -1,4 +1,5 @@
 import type { Namespace, Server, Socket } from "socket.io";
+import { dispatchThroughMiddlewares, emitToHandlers, isSoleMiddleware, setSocketDispatch } from "../transport/engine-internals.js";
 
 type Ack = (...args: unknown[]) => void;
 type Next = (err?: Error) => void;
@@ -21,10 +22,11 @@ export class InboundEvent {
   readonly #run: NamespacePipeline;
   readonly #socket: Socket;
   readonly #packet: unknown[];
-  readonly #next: Next;
+  /** socket.io's middleware continuation, or null on the direct path (the handlers are called by finish()). */
+  readonly #next: Next | null;
   readonly #states: unknown[];
 
-  constructor(run: NamespacePipeline, socket: Socket, packet: unknown[], next: Next, states: unknown[], now: number) {
+  constructor(run: NamespacePipeline, socket: Socket, packet: unknown[], next: Next | null, states: unknown[], now: number) {
     this.#run = run;
     this.#socket = socket;
     this.#packet = packet;
@@ -67,7 +69,13 @@ export class InboundEvent {
     if (!this.#held) return;
     this.#held = false;
     this.#index++;
-    this.#run.continue(this.#socket, this, this.#next);
+    this.#run.continue(this.#socket, this);
+  }
+
+  /** @internal every stage passed: on to socket.io's next middleware, or (direct path) to the handlers. */
+  finish(): void {
+    if (this.#next !== null) this.#next();
+    else emitToHandlers(this.#socket, this.#packet);
   }
 
   /** @internal the runner's cursor */
@@ -113,24 +121,38 @@ class NamespacePipeline {
     this.#ackStages = stages.filter((s) => s.onAck !== undefined);
   }
 
-  /** Installs the one socket middleware of this socket (one closure and one state array per socket). */
+  /**
+   * Installs the one socket middleware of this socket and the direct path (one closure each, one state array).
+   * Direct path: while the pipeline's middleware is the socket's only one (no application `socket.use`), socket.io's
+   * dispatch (a copy of the middleware list, a closure per middleware and per `next`, a second nextTick before the
+   * handlers) is replaced by the stages in a loop and the handlers called right away. socket.io already runs
+   * dispatch within a nextTick of its own per packet, so handlers still run after the decoding call returns and in
+   * arrival order. With application middlewares, socket.io's own dispatch runs them after this pipeline, as before.
+   */
   attach(socket: Socket): void {
     const states = new Array<unknown>(this.#stages.length);
     for (let i = 0; i < this.#stages.length; i++) states[i] = this.#stages[i]!.attach?.(socket);
-    socket.use((packet, next) => {
-      const ev = new InboundEvent(this, socket, packet, next, states, performance.now());
-      if (ev.hasAck && this.#ackStages.length > 0) this.#wrapAck(socket, ev, packet);
-      this.continue(socket, ev, next);
+    const middleware = (packet: unknown[], next: Next): void => this.#start(socket, packet, next, states);
+    socket.use(middleware);
+    setSocketDispatch(socket, (event) => {
+      if (isSoleMiddleware(socket, middleware)) this.#start(socket, event, null, states);
+      else dispatchThroughMiddlewares(socket, event);
     });
   }
 
-  continue(socket: Socket, ev: InboundEvent, next: Next): void {
+  #start(socket: Socket, packet: unknown[], next: Next | null, states: unknown[]): void {
+    const ev = new InboundEvent(this, socket, packet, next, states, performance.now());
+    if (ev.hasAck && this.#ackStages.length > 0) this.#wrapAck(socket, ev, packet);
+    this.continue(socket, ev);
+  }
+
+  continue(socket: Socket, ev: InboundEvent): void {
     const stages = this.#stages;
     for (let i = ev.index; i < stages.length; i = ev.index) {
       if (!stages[i]!.onEvent(socket, ev)) return;
       ev.advance();
     }
-    next();
+    ev.finish();
   }
 
   #wrapAck(socket: Socket, ev: InboundEvent, packet: unknown[]): void {

@@ -13,12 +13,15 @@
  * - socket.io Client: `writeToEngine(encodedPackets, opts)` on its prototype, `conn`.
  * - socket.io Server: `_nsps` (Map of namespaces).
  * - socket.io Socket: `fns` (middleware array, read through `this.fns` per event), `_anyListeners`,
- *   `_anyOutgoingListeners` (arrays, read through the property each time).
+ *   `_anyOutgoingListeners` (arrays, read through the property each time); `dispatch(event)` is called by `onevent`
+ *   (within the Client's per-packet nextTick) through `this.dispatch`, with the event array (name, args, ack
+ *   function last when the client asked for one), and runs `fns` then emits on a later tick when `connected`.
  * - socket.io-adapter Adapter.prototype.broadcast calls `this._encode(packet, packetOpts)` and then immediately
  *   `this.apply(opts, callback)`, synchronously, for every broadcast (local ones and those received from the
  *   Redis / cluster adapters).
  */
-import type { Namespace, Server, Socket } from "socket.io";
+import { EventEmitter } from "node:events";
+import { Socket, type Namespace, type Server } from "socket.io";
 import { HeartbeatHandle, type HeartbeatWheel } from "./heartbeat-wheel.js";
 import { LazyMap, SmallMap } from "./small-maps.js";
 
@@ -194,6 +197,37 @@ export function connOfClient(client: unknown): EngineConnInternals {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function namespacesOf(io: Server<any, any, any, any>): Map<string, Namespace> {
   return (io as unknown as { _nsps: Map<string, Namespace> })._nsps;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Inbound dispatch (the event pipeline's direct path, src/server/event-pipeline.ts)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** socket.io Socket#dispatch: runs the socket's middlewares (`fns`), then emits the event on a later tick. */
+export type SocketDispatch = (this: Socket, event: unknown[]) => void;
+
+const protoDispatch = (Socket.prototype as unknown as { dispatch: SocketDispatch }).dispatch;
+const emitLocal = EventEmitter.prototype.emit as (this: unknown, ...event: unknown[]) => boolean;
+
+/** Replaces socket.io's dispatch on one Socket instance (an own property; `onevent` calls `this.dispatch`). */
+export function setSocketDispatch(socket: Socket, fn: SocketDispatch): void {
+  (socket as unknown as { dispatch: SocketDispatch }).dispatch = fn;
+}
+
+/** socket.io's own dispatch (middlewares, then the handlers on a later tick). */
+export function dispatchThroughMiddlewares(socket: Socket, event: unknown[]): void {
+  protoDispatch.call(socket, event);
+}
+
+/** Whether `middleware` is the socket's only socket.use middleware (read through the property, like socket.io). */
+export function isSoleMiddleware(socket: Socket, middleware: unknown): boolean {
+  const fns = (socket as unknown as { fns: unknown[] }).fns;
+  return fns.length === 1 && fns[0] === middleware;
+}
+
+/** What socket.io's dispatch does once the middlewares passed: the socket's own listeners, if still connected. */
+export function emitToHandlers(socket: Socket, event: unknown[]): void {
+  if (socket.connected) emitLocal.apply(socket, event);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -131,3 +131,30 @@ test("socket.fns / _anyOutgoingListeners are plain arrays read through the prope
   assert.ok(seen.includes("out:hello"), "outgoing listener still called");
   c.disconnect();
 });
+
+test("socket.io's onevent calls `this.dispatch(args)`, and dispatch runs `fns` then emits on a later tick when connected (the pipeline's direct path replaces it per socket)", async () => {
+  const proto = (await import("socket.io")).Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const onevent = Function.prototype.toString.call(proto.onevent);
+  assert.match(onevent, /args\.push\(this\.ack\(packet\.id\)\)/, "the ack function is pushed last");
+  assert.match(onevent, /this\.dispatch\(args\)/, "dispatch is called through the property");
+  const dispatch = Function.prototype.toString.call(proto.dispatch);
+  assert.match(dispatch, /this\.run\(event/);
+  assert.match(dispatch, /process\.nextTick/);
+  assert.match(dispatch, /this\.connected/);
+  assert.match(dispatch, /super\.emitUntyped\.apply\(this, event\)/);
+  // an own `dispatch` on one socket is what socket.io calls for that socket's events
+  const nsp = io.of("/own-dispatch");
+  const got: unknown[][] = [];
+  nsp.on("connection", (socket) => {
+    (socket as unknown as { dispatch: (event: unknown[]) => void }).dispatch = (event) => {
+      got.push(event);
+      (event[event.length - 1] as (v: string) => void)("direct");
+    };
+  });
+  const c = await connectClient(`${base}/own-dispatch`, { transports: ["websocket"] });
+  assert.equal(await c.timeout(5000).emitWithAck("e", 1, { a: 2 }), "direct");
+  assert.equal(got.length, 1);
+  assert.deepEqual(got[0]!.slice(0, 3), ["e", 1, { a: 2 }]);
+  assert.equal(typeof got[0]![3], "function");
+  c.disconnect();
+});

@@ -128,3 +128,45 @@ test("a namespace where no stage applies gets no middleware at all", async () =>
   a.disconnect();
   b.disconnect();
 });
+
+test("direct path: handlers run in the stages' tick while the pipeline is the only middleware; an application socket.use brings socket.io's dispatch back", async () => {
+  const pipeline = new EventPipeline();
+  const order: string[] = [];
+  pipeline.add({
+    name: "tick-probe",
+    order: 0,
+    forNamespace: () => ({
+      onEvent(_s, ev) {
+        order.push(`stage:${String(ev.name)}`);
+        process.nextTick(() => order.push(`tick:${String(ev.name)}`));
+        return true;
+      },
+    }),
+  });
+  const { io, url } = await serve(pipeline);
+  io.on("connection", (socket: Socket) => {
+    socket.on("plain", (ack: (v: string) => void) => {
+      order.push("handler:plain");
+      ack("ok");
+    });
+    socket.on("later", (ack: (v: string) => void) => {
+      order.push("handler:later");
+      ack("ok");
+    });
+    socket.on("add-mw", (ack: (v: string) => void) => {
+      socket.use((packet, next) => {
+        order.push(`app:${String(packet[0])}`);
+        next();
+      });
+      ack("ok");
+    });
+  });
+  const client = await connectClient(url, { transports: ["websocket"] });
+  assert.equal(await client.emitWithAck("plain"), "ok");
+  assert.deepEqual(order.splice(0), ["stage:plain", "handler:plain", "tick:plain"], "direct: no extra tick before the handler");
+  assert.equal(await client.emitWithAck("add-mw"), "ok");
+  order.length = 0;
+  assert.equal(await client.emitWithAck("later"), "ok");
+  assert.deepEqual(order.splice(0), ["stage:later", "app:later", "tick:later", "handler:later"], "socket.io's dispatch: pipeline, then the app's middleware, then the handler on a later tick");
+  client.disconnect();
+});
