@@ -20,7 +20,32 @@ export interface FigureResult {
   values: Record<ServerKind, number | null>;
   runs: Record<ServerKind, number[]>;
   ratios: { pylon_socketio: number | null; pylon_ws: number | null };
+  /**
+   * The same ratios per repetition (pylon's value over the other server's in the same repetition, measured minutes
+   * apart, not tens of minutes): their range shows how much of a ratio is the machine's drift. Null with fewer than 2
+   * repetitions with both values.
+   */
+  ratioRanges: { pylon_socketio: RatioRange | null; pylon_ws: RatioRange | null };
   reference?: { socketio?: number; ws?: number };
+}
+
+export interface RatioRange {
+  min: number;
+  max: number;
+  /** Repetitions with both values. */
+  n: number;
+}
+
+/** Per-repetition ratios a[i] / b[i] (runs are recorded once per repetition, in repetition order). */
+export function ratioRange(a: readonly number[], b: readonly number[]): RatioRange | null {
+  if (a.length !== b.length) return null; // a repetition failed for one server: the indexes no longer pair up
+  const rs: number[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (Number.isFinite(x) && Number.isFinite(y) && y !== 0) rs.push(x / y);
+  }
+  return rs.length < 2 ? null : { min: Math.min(...rs), max: Math.max(...rs), n: rs.length };
 }
 
 export function figureResult(def: FigureDef, runs: Record<ServerKind, number[]>): FigureResult {
@@ -34,6 +59,10 @@ export function figureResult(def: FigureDef, runs: Record<ServerKind, number[]>)
     values,
     runs,
     ratios: { pylon_socketio: ratio(values.pylon, values.socketio), pylon_ws: ratio(values.pylon, values.ws) },
+    ratioRanges: {
+      pylon_socketio: values.socketio === null ? null : ratioRange(runs.pylon ?? [], runs.socketio ?? []),
+      pylon_ws: values.ws === null ? null : ratioRange(runs.pylon ?? [], runs.ws ?? []),
+    },
     ...(def.reference ? { reference: def.reference } : {}),
   };
 }
@@ -48,8 +77,9 @@ export function fmtNum(v: number | null): string {
   return v.toFixed(2);
 }
 
-export function fmtRatio(v: number | null): string {
-  return v === null ? "n/a" : `${v.toFixed(2)}x`;
+export function fmtRatio(v: number | null, range: RatioRange | null = null): string {
+  if (v === null) return "n/a";
+  return range === null ? `${v.toFixed(2)}x` : `${v.toFixed(2)}x (${range.min.toFixed(2)}-${range.max.toFixed(2)})`;
 }
 
 export function tableRows(figs: readonly FigureResult[]): string[][] {
@@ -58,8 +88,8 @@ export function tableRows(figs: readonly FigureResult[]): string[][] {
     fmtNum(f.values.pylon),
     fmtNum(f.values.socketio),
     fmtNum(f.values.ws),
-    fmtRatio(f.ratios.pylon_socketio),
-    fmtRatio(f.ratios.pylon_ws),
+    fmtRatio(f.ratios.pylon_socketio, f.ratioRanges.pylon_socketio),
+    fmtRatio(f.ratios.pylon_ws, f.ratioRanges.pylon_ws),
   ]);
 }
 

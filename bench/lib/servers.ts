@@ -81,6 +81,11 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface HttpCounts {
+  requests: number;
+  upgrades: number;
+}
+
 export interface MemorySample {
   heapUsed: number;
   heapTotal: number;
@@ -100,6 +105,8 @@ export interface ServerHandle {
   selfCpuUs(): Promise<number>;
   /** Heap and RSS after two forced GCs (bench probe). */
   memory(): Promise<MemorySample>;
+  /** HTTP requests and upgrade requests the server's process received so far (bench probe). */
+  httpCounts(): Promise<HttpCounts>;
   profileStart(): Promise<void>;
   profileStop(file: string): Promise<string>;
   logs(): string;
@@ -185,6 +192,7 @@ export async function startServer(kind: ServerKind, opts: StartOptions): Promise
     cpu: new CpuMeter(pid),
     selfCpuUs: async () => (await ipc<{ us: number }>({ type: "bench:cpu" }, "bench:cpu")).us,
     memory: () => ipc<MemorySample>({ type: "bench:mem" }, "bench:mem"),
+    httpCounts: () => ipc<HttpCounts>({ type: "bench:http" }, "bench:http"),
     profileStart: async () => {
       await ipc({ type: "bench:profile:start" }, "bench:profile:started");
     },
@@ -228,6 +236,7 @@ export function noServer(kind: ServerKind): ServerHandle {
     },
     selfCpuUs: () => fail("selfCpuUs()"),
     memory: () => fail("memory()"),
+    httpCounts: () => fail("httpCounts()"),
     profileStart: () => fail("profileStart()"),
     profileStop: () => fail("profileStop()"),
     logs: () => "",

@@ -3,14 +3,26 @@
 //   {type:"bench:mem"}            -> forced GC (twice), then {type:"bench:mem", heapUsed, heapTotal, rss, external}
 //   {type:"bench:cpu"}            -> {type:"bench:cpu", us} = process.cpuUsage() user+system, all threads (getrusage):
 //                                    the in-process cross-check of the bench's /proc schedstat reading (lib/cpu.ts)
+//   {type:"bench:http"}           -> {type:"bench:http", requests, upgrades}: HTTP requests and upgrade requests the
+//                                    process's HTTP servers received so far (what a handshake costs in round trips)
 //   {type:"bench:profile:start"}  -> starts the V8 CPU profiler (node:inspector)
 //   {type:"bench:profile:stop", file} -> stops it, writes the .cpuprofile to `file`, replies {type:"bench:profile", file}
 // When the IPC channel closes (the bench exited or was killed), the server exits.
 import { writeFileSync } from "node:fs";
+import { Server as HttpServer } from "node:http";
 import { Session } from "node:inspector";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 let session: Session | undefined;
+
+// Counts "request" and "upgrade" events of every HTTP server in the process (the same hook in every server under test).
+const http = { requests: 0, upgrades: 0 };
+const httpEmit = HttpServer.prototype.emit;
+HttpServer.prototype.emit = function countingEmit(this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
+  if (event === "request") http.requests++;
+  else if (event === "upgrade") http.upgrades++;
+  return (httpEmit as (this: HttpServer, ...a: unknown[]) => boolean).call(this, event, ...args);
+} as typeof HttpServer.prototype.emit;
 
 function reply(msg: Record<string, unknown>): void {
   process.send?.(msg);
@@ -28,6 +40,8 @@ if (process.send) {
     } else if (msg?.type === "bench:cpu") {
       const u = process.cpuUsage();
       reply({ type: "bench:cpu", us: u.user + u.system });
+    } else if (msg?.type === "bench:http") {
+      reply({ type: "bench:http", ...http });
     } else if (msg?.type === "bench:profile:start") {
       session = new Session();
       session.connect();

@@ -22,9 +22,13 @@ export const handshakeSuite: Suite = {
       await session.connect({ to: 50, rate: 0, concurrency: 50, transports: m.transports, deadlineAt: ctx.deadlineAt(30) });
       await session.disconnect();
       await ctx.settle(); // the server has processed the closes before the CPU window opens
+      const http0 = await ctx.server.httpCounts();
       const { result: r, cpuUs } = await ctx.cpu(() =>
         ctx.profiled(`handshake-${m.key}`, () => session.connect({ to: m.n, rate: 0, concurrency: 100, transports: m.transports, deadlineAt: ctx.deadlineAt(60) })),
       );
+      const http1 = await ctx.server.httpCounts();
+      const perConn = (n: number): string => (n / Math.max(1, r.connected)).toFixed(2);
+      ctx.log(`handshake ${m.key}: ${perConn(http1.requests - http0.requests)} HTTP requests + ${perConn(http1.upgrades - http0.upgrades)} upgrades per connection`);
       if (r.failed) ctx.log(`handshake ${m.key}: ${r.failed} failed ${JSON.stringify(r.errors)}`);
       ctx.log(`handshake ${m.key}: ${r.connected} in ${(r.elapsedMs / 1000).toFixed(2)}s, ${r.perSecond.toFixed(0)}/s ${(cpuUs / Math.max(1, r.connected)).toFixed(1)} us CPU/conn`);
       ctx.record(`handshake.${m.key}.per_s`, r.perSecond);

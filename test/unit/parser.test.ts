@@ -155,7 +155,7 @@ test("encoder: same output as socket.io-parser for text, nested, special and bin
   for (const data of datas) {
     for (const type of [0, 1, 2, 3, 4]) {
       for (const extra of [{}, { nsp: "/" }, { nsp: "/chat" }, { nsp: "/chat", id: 7 }, { id: 0 }]) {
-        const packet = { type, data: type === 1 ? undefined : data, ...extra };
+        const packet = { type, data: type === 1 ? undefined : data, ...extra } as Parameters<typeof mine.encode>[0];
         assert.deepEqual(mine.encode({ ...packet }), theirs.encode({ ...packet }), JSON.stringify({ type, extra }));
       }
     }
