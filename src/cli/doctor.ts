@@ -13,6 +13,7 @@ const USAGE = `usage: pylon doctor <url> [options]
   --clients-per-node N  clients per node in the cross-node check (default 3)
   --namespace NS        namespace with the demo contract join/say (default /demo)
   --token JWT           handshake token (auth.token) when namespaces require one (pylon token mint)
+  --admin-token T       the nodes' admin.token, to read /api/nodes when they set one
   --polls N             sequential in-session requests in the affinity check (default 8)
   --payload-cap SIZE    largest message the payload check sends (default 8mb)
   --cert-warn-days N    warn when the certificate expires sooner (default 14)
@@ -33,6 +34,7 @@ export async function doctorCommand(argv: readonly string[], io: Io, progress: b
     "clients-per-node": { type: "string", default: "3" },
     namespace: { type: "string", default: "/demo" },
     token: { type: "string" },
+    "admin-token": { type: "string" },
     polls: { type: "string", default: "8" },
     "payload-cap": { type: "string", default: "8mb" },
     "cert-warn-days": { type: "string", default: "14" },
@@ -86,6 +88,7 @@ export async function doctorCommand(argv: readonly string[], io: Io, progress: b
     clientsPerNode: ints.clientsPerNode,
     demoNamespace: v.namespace,
     ...(v.token ? { token: v.token } : {}),
+    ...(v["admin-token"] ? { adminToken: v["admin-token"] } : {}),
     certWarnDays: ints.certWarnDays,
     only,
     onFinding: (f) => {

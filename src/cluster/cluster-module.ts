@@ -24,7 +24,7 @@ function packageVersion(): string {
 
 /**
  * Scale-out: picks the adapter (memory | cluster | redis), proves the backplane before /readyz turns 200, announces
- * this node in the registry, serves /api/nodes and /api/rooms/:ns/:room, and routes foreign sessions to their owner.
+ * this node in the registry, serves /api/nodes and /api/rooms/:ns/:room (behind admin.token when one is set), and routes foreign sessions to their owner.
  */
 export class ClusterModule implements PylonModule {
   readonly name = "cluster";
@@ -76,7 +76,8 @@ export class ClusterModule implements PylonModule {
     });
     this.#router.setup(ctx);
     this.#disposers.push(
-      ctx.routes.add("GET", "/api/nodes", async (_req, res) => {
+      ctx.routes.add("GET", "/api/nodes", async (req, res) => {
+        if (!ctx.adminAuth.guard(req, res)) return;
         let nodes;
         try {
           nodes = await this.#backplane.registry.list();
@@ -85,7 +86,9 @@ export class ClusterModule implements PylonModule {
         }
         sendJson(res, 200, { self: ctx.nodeId, adapter: this.#backplane.kind, nodes: nodes.sort((a, b) => a.id.localeCompare(b.id)) });
       }),
-      ctx.routes.add("GET", "/api/rooms/*", async (_req, res, url) => this.#roomCount(url, res)),
+      ctx.routes.add("GET", "/api/rooms/*", async (req, res, url) => {
+        if (ctx.adminAuth.guard(req, res)) await this.#roomCount(url, res);
+      }),
     );
   }
 

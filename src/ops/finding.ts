@@ -74,6 +74,8 @@ export interface DoctorOptions {
   demoNamespace: string;
   /** Token for the Socket.IO handshake (auth.token) where a namespace requires one. Never printed. */
   token?: string;
+  /** The nodes' admin.token (Bearer), for /api/nodes when the nodes protect it. Never printed. */
+  adminToken?: string;
   /** Days before certificate expiry that count as a warning. */
   certWarnDays: number;
 }

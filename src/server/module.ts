@@ -3,6 +3,7 @@ import type { Server } from "socket.io";
 import type { PylonConfig } from "../config/index.js";
 import type { Logger } from "../observability/logger.js";
 import type { Metrics } from "../observability/metrics.js";
+import type { AdminAuth } from "./admin-auth.js";
 import type { Admission } from "./admission.js";
 import type { Health } from "./health.js";
 import type { HttpRouter } from "./http-router.js";
@@ -29,6 +30,8 @@ export interface PylonContext {
   readonly gate: UpgradeGate;
   /** The inbound event path: modules add stages (metrics, security, flow control) instead of socket.use per feature. */
   readonly events: EventPipeline;
+  /** The admin.token check of the operator APIs (admin and cluster routes). */
+  readonly adminAuth: AdminAuth;
   /** Client address of a request, honouring server.trustProxy. */
   clientAddress(req: IncomingMessage): string;
 }

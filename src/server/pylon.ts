@@ -10,6 +10,7 @@ import { parseConfig, type PylonConfig, type PylonConfigInput } from "../config/
 import { createLogger, type Logger } from "../observability/logger.js";
 import { Metrics } from "../observability/metrics.js";
 import { LifecycleObserver } from "../observability/lifecycle.js";
+import { AdminAuth } from "./admin-auth.js";
 import { countingParser, oversizedPollingCounter } from "../observability/bad-input.js";
 import { engineOptions, applyRuntimeEngineOptions, transportPolicyCheck } from "../transport/engine-options.js";
 import { originCheck } from "../security/origin.js";
@@ -57,6 +58,7 @@ export class Pylon<
   readonly gate = new UpgradeGate();
   readonly events = new EventPipeline();
   readonly routes: HttpRouter;
+  readonly adminAuth: AdminAuth;
   readonly nodeId: string;
   readonly #modules: PylonModule[];
   readonly #ownsServer: boolean;
@@ -76,6 +78,7 @@ export class Pylon<
     this.metrics = new Metrics(config.metrics);
     this.routes = new HttpRouter((err, req) => this.logger.error({ err, url: req.url }, "http handler failed"));
     this.#trustedProxies = new Set(config.server.trustProxy);
+    this.adminAuth = new AdminAuth(config.admin.token, this.metrics, (req) => this.clientAddress(req));
     this.#transportPolicy = config.engine.transports;
     this.#ownsServer = !options.httpServer;
     this.httpServer = options.httpServer ?? createServer();
@@ -131,6 +134,7 @@ export class Pylon<
       admission: this.admission,
       gate: this.gate,
       events: this.events,
+      adminAuth: this.adminAuth,
       clientAddress: (req) => this.clientAddress(req),
     };
   }
@@ -266,6 +270,7 @@ export class Pylon<
     this.#transportPolicy = next.engine.transports;
     applyRuntimeEngineOptions(engineOptionsObject(this.io), next.engine);
     this.logger.level = next.log.level;
+    this.adminAuth.setToken(next.admin.token);
     for (const m of this.#modules) m.reload?.(next);
     this.logger.info({ transports: next.engine.transports, logLevel: next.log.level }, "configuration reloaded");
   }

@@ -4,7 +4,7 @@
  * timeout) and time to upgrade, disconnects by reason, events in/out by declared name (others as "other"), bytes in/out,
  * ack latency, fan-out, drops, pending outbound bytes, rate-limit and auth failures, security events, client versions,
  * backplane latency/errors (a real redis-server backplane), stream publish/replay counts and subscriptions,
- * event-loop lag and GC. Also: /api/stats and /api/cluster with the admin token, 401 without, 404 when admin is off,
+ * event-loop lag and GC. Also: /api/stats, /api/cluster, /api/nodes and /api/rooms with the admin token, 401 without, 404 (the admin API) when admin is off,
  * and every metric the server registers is documented in docs/metrics.md.
  */
 import { test } from "node:test";
@@ -188,9 +188,16 @@ test("metrics: every series exists and moves with the traffic; admin API answers
   assert.equal(cluster.scope, "cluster");
   assert.equal(cluster.registry, "redis");
   assert.equal(cluster.nodes.filter((n) => n.self).length, 1);
+  // the cluster APIs sit behind the same token when one is set
+  for (const path of ["/api/nodes", "/api/rooms/_/r"]) {
+    const refused = await fetch(`${pylon.url}${path}`);
+    assert.equal(refused.status, 401, path);
+    assert.match(refused.headers.get("www-authenticate") ?? "", /^Bearer/);
+    assert.equal((await fetch(`${pylon.url}${path}`, auth)).status, 200, `${path} with the token`);
+  }
   m = (await scrape(pylon)).m;
-  assert.equal(delta(m, "pylon_admin_auth_failures_total"), 2);
-  assert.equal(delta(m, "pylon_security_events_total", { type: "admin_auth_failed" }), 2);
+  assert.equal(delta(m, "pylon_admin_auth_failures_total"), 4);
+  assert.equal(delta(m, "pylon_security_events_total", { type: "admin_auth_failed" }), 4);
 
   // backplane: connected, probe round trips observed, messages through Redis
   m = await waitFor(async () => {
@@ -267,5 +274,7 @@ test("admin is off without a token: /admin and /api/* do not exist", async () =>
   for (const path of ["/admin", "/api/stats", "/api/cluster"]) {
     assert.equal((await fetch(`${pylon.url}${path}`)).status, 404, path);
   }
+  // the cluster APIs stay open without a token (the doctor and private dashboards read them)
+  for (const path of ["/api/nodes", "/api/rooms/_/r"]) assert.equal((await fetch(`${pylon.url}${path}`)).status, 200, path);
   assert.equal((await fetch(`${pylon.url}/metrics`)).status, 200);
 });

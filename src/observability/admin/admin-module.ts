@@ -1,10 +1,8 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PylonConfig } from "../../config/index.js";
 import type { PylonContext, PylonModule } from "../../server/module.js";
 import { sendJson } from "../../server/http-router.js";
-import { errorBody } from "../../protocol/errors.js";
+import { ADMIN_SECURITY_HEADERS as SECURITY_HEADERS } from "../../server/admin-auth.js";
 import { StatsService } from "./stats.js";
 
 /** What the cluster view needs from a node registry (src/cluster's NodeRegistry.list() satisfies it). */
@@ -28,30 +26,18 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/admin/admin.css": { file: "admin.css", type: "text/css; charset=utf-8" },
 };
 
-const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-};
-
-function digest(s: string): Buffer {
-  return createHash("sha256").update(s).digest();
-}
-
 /**
  * Admin API and dashboard, enabled only when admin.token is set (otherwise none of these routes exist: 404).
  *  - GET /api/stats   this node (connections, upgrades, event rates, drops, latency percentiles, security events);
  *  - GET /api/cluster every node from the cluster registry (or this node only, said so in `scope`);
  *  - GET /admin       the dashboard (static page; it asks for the token and polls /api/stats with it).
- * The API needs `Authorization: Bearer <admin.token>` (compared in constant time); failures get 401, are counted
- * (pylon_admin_auth_failures_total) and recorded as security events. The static page holds no data.
+ * The API needs `Authorization: Bearer <admin.token>` (ctx.adminAuth, src/server/admin-auth.ts: constant-time
+ * compare; failures get 401, are counted and recorded as security events). The static page holds no data.
  */
 export class AdminModule implements PylonModule {
   readonly name = "admin";
   readonly #opts: AdminOptions;
   #stats: StatsService | undefined;
-  #tokenDigest: Buffer = Buffer.alloc(0);
   readonly #disposers: (() => void)[] = [];
 
   constructor(opts: AdminOptions) {
@@ -65,21 +51,13 @@ export class AdminModule implements PylonModule {
 
   setup(ctx: PylonContext): void {
     const { config } = ctx;
-    this.#tokenDigest = digest(config.admin.token);
     const startedAt = Date.now();
     const stats = new StatsService(
       { nodeId: ctx.nodeId, metrics: ctx.metrics, readiness: () => ctx.health.readiness(), startedAt },
       { sampleIntervalMs: config.admin.sampleIntervalMs, rateWindowMs: config.admin.rateWindowMs },
     );
     this.#stats = stats;
-    const authFailures = ctx.metrics.counter({ name: "admin_auth_failures_total", help: "Admin API requests refused for a missing or wrong token" });
-    const authorized = (req: IncomingMessage, res: ServerResponse): boolean => {
-      if (this.#check(req.headers.authorization)) return true;
-      authFailures.inc();
-      ctx.metrics.securityEvents.record({ type: "admin_auth_failed", address: ctx.clientAddress(req), detail: `${req.method ?? "GET"} ${(req.url ?? "").split("?")[0]}` });
-      sendJson(res, 401, { error: errorBody("unauthorized") }, { "www-authenticate": 'Bearer realm="pylon-admin"', ...SECURITY_HEADERS });
-      return false;
-    };
+    const authorized = ctx.adminAuth.guard.bind(ctx.adminAuth);
     this.#disposers.push(
       ctx.routes.add("GET", "/api/stats", async (req, res) => {
         if (!authorized(req, res)) return;
@@ -107,20 +85,9 @@ export class AdminModule implements PylonModule {
     this.#stats?.start();
   }
 
-  reload(config: PylonConfig): void {
-    if (config.admin.token !== "") this.#tokenDigest = digest(config.admin.token);
-  }
-
   close(): void {
     this.#stats?.close();
     for (const d of this.#disposers.splice(0)) d();
-  }
-
-  #check(header: string | undefined): boolean {
-    if (!header) return false;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (!m) return false;
-    return timingSafeEqual(digest(m[1]!), this.#tokenDigest);
   }
 
   async #cluster(ctx: PylonContext): Promise<unknown> {

@@ -85,8 +85,9 @@ type NodeEntry = { id?: unknown; address?: unknown };
 
 async function listNodes({ opts, facts }: CheckContext): Promise<string[] | undefined> {
   if (facts.probe === false) return undefined;
-  const res = await send({ ...opts.target, path: "/api/nodes" }, { timeoutMs: opts.timeoutMs }).catch(() => undefined);
-  if (!res || res.status !== 200) return undefined;
+  const headers = opts.adminToken ? { authorization: `Bearer ${opts.adminToken}` } : undefined;
+  const res = await send({ ...opts.target, path: "/api/nodes" }, { timeoutMs: opts.timeoutMs, ...(headers ? { headers } : {}) }).catch(() => undefined);
+  if (!res || res.status !== 200) return undefined; // 401: the nodes set admin.token (pass --admin-token); the check goes on without the list
   try {
     const body = JSON.parse(res.body) as { nodes?: NodeEntry[] } | NodeEntry[];
     const nodes = Array.isArray(body) ? body : (body.nodes ?? []);
