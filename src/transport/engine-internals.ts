@@ -22,6 +22,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Socket, type Namespace, type Server } from "socket.io";
+import { PylonDecoder, decodeTextPacket } from "../protocol/parser.js";
 import { HeartbeatHandle, type HeartbeatWheel } from "./heartbeat-wheel.js";
 import { LazyMap, SmallMap } from "./small-maps.js";
 
@@ -442,7 +443,10 @@ function transportReady(this: OwnedTransport): void {
   this[TRANSPORT_OWNER].flush();
 }
 function transportPacket(this: OwnedTransport, packet: unknown): void {
-  this[TRANSPORT_OWNER].onPacket(packet);
+  const conn = this[TRANSPORT_OWNER];
+  const client = (conn as unknown as DirectInboundConn)[INBOUND_CLIENT];
+  if (client !== undefined && directInbound(conn as unknown as DirectInboundConn, client, packet as { type: string; data?: unknown })) return;
+  conn.onPacket(packet);
 }
 function transportDrain(this: OwnedTransport): void {
   this[TRANSPORT_OWNER].onDrain();
@@ -471,6 +475,112 @@ function soleMatch(events: Record<string | symbol, Listener | Listener[] | undef
     at = i;
   }
   return at;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Direct inbound path
+// ---------------------------------------------------------------------------------------------------------------
+//
+// Assumptions, pinned by test/unit/engine-internals-inbound.test.ts:
+// - engine.io Socket#onPacket(packet), for a "message" packet on an "open" socket: emits "packet" (packet), refreshes
+//   the pong timeout once per ping (protocol 4: `pingTimeoutTimer` non-null and `!hasRefreshedPingTimeout`, then
+//   `refresh()` and sets the flag), then emits "data" and "message" (packet.data); nothing else.
+// - socket.io Client: `conn.on("data", this.ondata)` with `ondata` bound on the instance, `decoder`, `nsps` (Map by
+//   namespace name, read through the property), `ondecoded` bound on the instance; for a decoded packet other than
+//   CONNECT / CONNECT_ERROR whose namespace has a socket it runs `socket._onpacket(packet)` on the next tick.
+
+const INBOUND_CLIENT = Symbol("pylon.inboundClient");
+
+type Listener0 = (this: unknown, data: unknown) => void;
+
+interface DirectInboundClient {
+  readonly decoder: { reconstructor?: unknown; opts?: { reviver?: unknown } };
+  readonly nsps: { get(name: string): { _onpacket(packet: unknown): void } | undefined };
+  readonly ondata: Listener0;
+  readonly ondecoded: (packet: unknown) => void;
+}
+
+interface DirectInboundConn {
+  [INBOUND_CLIENT]?: DirectInboundClient;
+  _readyState: string;
+  _events?: Record<string | symbol, Listener | Listener[] | undefined>;
+  pingTimeoutTimer: { refresh(): void } | null;
+  hasRefreshedPingTimeout: boolean;
+}
+
+function deliverPacket(socket: { _onpacket(packet: unknown): void }, packet: unknown): void {
+  socket._onpacket(packet);
+}
+
+/** What socket.io's Client#ondata does for one text frame, without its decoder's event and the per-packet closure. */
+function clientData(client: DirectInboundClient, data: string): void {
+  const packet = client.decoder.reconstructor == null ? decodeTextPacket(data) : undefined;
+  if (packet === undefined) return client.ondata(data); // anything else: socket.io's own path (and its errors)
+  const socket = client.nsps.get(packet.nsp);
+  if (socket === undefined) return client.ondecoded(packet); // no socket in that namespace: socket.io decides
+  process.nextTick(deliverPacket, socket, packet);
+}
+
+/** Calls the listeners of one event like EventEmitter#emit (a copy of the list), socket.io's ondata by clientData. */
+function emitData(conn: unknown, listeners: Listener | Listener[], client: DirectInboundClient, data: string): void {
+  if (typeof listeners === "function") {
+    if (listeners === client.ondata) clientData(client, data);
+    else listeners.call(conn, data);
+    return;
+  }
+  const list = listeners.slice();
+  for (let i = 0; i < list.length; i++) {
+    const l = list[i]!;
+    if (l === client.ondata) clientData(client, data);
+    else l.call(conn, data);
+  }
+}
+
+/**
+ * engine.io's Socket#onPacket and socket.io's Client#ondata for one text message, in one call: the same listeners
+ * in the same order, the same pong-timeout refresh; the packet decoded by Pylon's parser when it has the common shape.
+ * False (nothing done) when the packet is not a text message of an open connection or someone listens to "packet".
+ */
+function directInbound(conn: DirectInboundConn, client: DirectInboundClient, packet: { type: string; data?: unknown }): boolean {
+  const data = packet.data;
+  if (packet.type !== "message" || typeof data !== "string" || conn._readyState !== "open") return false;
+  const events = conn._events;
+  if (events === undefined || events.packet !== undefined) return false;
+  if (conn.pingTimeoutTimer !== null && !conn.hasRefreshedPingTimeout) {
+    conn.pingTimeoutTimer.refresh();
+    conn.hasRefreshedPingTimeout = true;
+  }
+  const onData = events.data;
+  if (onData !== undefined) emitData(conn, onData, client, data);
+  const onMessage = events.message;
+  if (onMessage !== undefined) {
+    if (typeof onMessage === "function") onMessage.call(conn, data);
+    else for (const l of onMessage.slice()) l.call(conn, data);
+  }
+  return true;
+}
+
+/**
+ * Turns the direct inbound path on for a socket's connection: engine.io's shared transport listener then hands text
+ * messages to the socket.io Client directly (see directInbound). Only for protocol 4 connections whose transport
+ * listeners are shared (shareTransportListeners) and whose Client uses Pylon's parser; false otherwise.
+ */
+function enableDirectInbound(socket: Socket): boolean {
+  const conn = socket.conn as unknown as DirectInboundConn & { protocol: number; transport: Partial<OwnedTransport> };
+  const client = socket.client as unknown as DirectInboundClient;
+  if (conn.protocol !== 4 || conn.transport[TRANSPORT_OWNER] === undefined || !(client.decoder instanceof PylonDecoder)) return false;
+  if (typeof client.ondata !== "function" || typeof client.ondecoded !== "function" || client.nsps == null) return false;
+  const decoder = client.decoder as { opts?: { reviver?: unknown } };
+  if (decoder.opts?.reviver !== undefined) return false; // decodeTextPacket() parses without a reviver
+  conn[INBOUND_CLIENT] = client;
+  return true;
+}
+
+/** engine.io's "upgrade" (after setTransport on the new transport): its listeners get shared again (shared, `this` = conn). */
+function reshareAfterUpgrade(this: { transport: EmitterInternals & { name: string }; cleanupFn?: unknown[] }): void {
+  unwrapOnce(this.transport, "error", BOUND_ON_ERROR);
+  unwrapOnce(this.transport, "close", BOUND_ON_CLOSE);
+  shareTransportListeners(this);
 }
 
 /** engine.io's five per-transport listeners: event, how to recognise engine.io's own, the shared replacement. */
@@ -600,6 +710,8 @@ export interface CompactionReport {
   headersListenerDropped: boolean;
   heartbeatOnWheel: boolean;
   transportListenersShared: boolean;
+  /** Text messages go to the socket.io Client directly (see directInbound). */
+  directInbound: boolean;
 }
 
 /** Optional parts of compactConnection(): a string interner and a heartbeat wheel (both per server). */
@@ -648,6 +760,10 @@ export function compactConnection(socket: Socket, opts: CompactionOptions = {}):
     compactEmitter((ws as { _socket?: unknown })._socket);
   }
   const transportListenersShared = shareTransportListeners(conn as unknown as { transport: EmitterInternals; cleanupFn?: unknown[] });
+  const directInbound = transportListenersShared && enableDirectInbound(socket);
+  // a polling connection that upgrades gets new transport listeners from engine.io: share those too (one shared
+  // listener, kept after the upgrade: engine.io emits "upgrade" once per connection)
+  if (transportListenersShared && transport.name === "polling") (conn as unknown as { on(e: string, fn: Listener): void }).on("upgrade", reshareAfterUpgrade as Listener);
   compactEmitter(transport);
   compactEmitter(conn);
   compactEmitter(socket);
@@ -658,5 +774,5 @@ export function compactConnection(socket: Socket, opts: CompactionOptions = {}):
   const callbacks = (socket.client as unknown as { decoder?: { _callbacks?: Record<string, unknown> } }).decoder?._callbacks;
   if (callbacks != null) for (const k of Object.keys(callbacks)) if (Array.isArray(callbacks[k])) callbacks[k] = (callbacks[k] as unknown[]).slice();
   const heartbeatOnWheel = heartbeats !== undefined && moveHeartbeatToWheel(conn as unknown as HeartbeatInternals & EmitterInternals, heartbeats);
-  return { unwrapped, headersListenerDropped, heartbeatOnWheel, transportListenersShared };
+  return { unwrapped, headersListenerDropped, heartbeatOnWheel, transportListenersShared, directInbound };
 }

@@ -139,10 +139,10 @@ test("compactConnection on a websocket connection: same behaviour, no once wrapp
   const t = conn.transport;
   const countBefore = conn.server.clientsCount;
   const report = compactConnection(server);
-  assert.deepEqual(report, { unwrapped: 4, headersListenerDropped: true, heartbeatOnWheel: false, transportListenersShared: true });
+  assert.deepEqual(report, { unwrapped: 4, headersListenerDropped: true, heartbeatOnWheel: false, transportListenersShared: true, directInbound: false });
   assert.deepEqual(
     compactConnection(server),
-    { unwrapped: 0, headersListenerDropped: false, heartbeatOnWheel: false, transportListenersShared: false },
+    { unwrapped: 0, headersListenerDropped: false, heartbeatOnWheel: false, transportListenersShared: false, directInbound: false },
     "idempotent",
   );
   assert.equal(conn.cleanupFn.length, 1);
@@ -274,15 +274,27 @@ test("HeartbeatWheel: due after the interval (never late, at most two buckets ea
 
 test("HeartbeatWheel: many handles due together fire in slices (other I/O runs between them), each exactly once", async () => {
   let fired = 0;
-  let firstSlice = -1;
+  let inSlice = 0;
+  let slices = 0;
+  let largestSlice = 0;
   const seen = new Set<number>();
   const wheel = new HeartbeatWheel<{ i: number }>(50, (t) => {
-    if (fired++ === 0) queueMicrotask(() => (firstSlice = fired)); // runs when the synchronous slice is over
+    fired++;
+    if (inSlice++ === 0) {
+      slices++;
+      // runs when the synchronous slice is over
+      queueMicrotask(() => {
+        largestSlice = Math.max(largestSlice, inSlice);
+        inSlice = 0;
+      });
+    }
     seen.add(t.i);
   });
+  // (on a loaded machine the adds may straddle a bucket boundary: slices are then smaller, never larger)
   for (let i = 0; i < 1000; i++) wheel.add({ i });
   await waitFor(() => seen.size === 1000, { timeoutMs: 5000, message: "every handle fired" });
-  assert.equal(firstSlice, 128, "the first macrotask fired one slice, not all 1,000");
+  assert.ok(largestSlice > 0 && largestSlice <= 128, `a macrotask fires at most one slice of 128, not all 1,000 (largest ${largestSlice})`);
+  assert.ok(slices >= 8, `1,000 handles took ${slices} slices`);
   assert.equal(fired, 1000, "each handle once");
   wheel.close();
 });
@@ -427,10 +439,13 @@ test("compactConnection on a polling connection that then upgrades keeps working
   assert.equal(polling.listenerCount("packet"), 0, "the shared listeners were removed from the polling transport on upgrade");
   assert.equal(polling.listenerCount("close"), 0);
   assert.deepEqual(await client.timeout(5000).emitWithAck("echo", "x"), "x");
-  const report = compactConnection(server); // the new transport's listeners too
-  assert.equal(report.unwrapped, 3, "transport error/close and ws close (the handshake listener went the first time)");
+  assert.equal(raw(conn.transport, "packet")[0]!.name, "transportPacket", "the upgrade shared the new transport's listeners");
+  assert.equal(conn.cleanupFn.length, 1);
+  assert.equal((conn.cleanupFn[0] as { name: string }).name, "bound detachSharedListeners");
+  const report = compactConnection(server); // the rest of the new transport (ws close)
+  assert.equal(report.unwrapped, 1, "ws close (transport error/close were unwrapped at the upgrade, the handshake listener the first time)");
   assert.equal(report.headersListenerDropped, false, "an upgraded websocket transport has no headers listener");
-  assert.equal(report.transportListenersShared, true, "the new transport's listeners are shared too");
+  assert.equal(report.transportListenersShared, false, "already shared");
   assert.deepEqual(await client.timeout(5000).emitWithAck("echo", "y"), "y");
   const reason = onceEvent<[string]>(server, "disconnect");
   client.disconnect();
