@@ -115,7 +115,7 @@ async function main(): Promise<void> {
   const stamp = started.toISOString().replace(/[:.]/g, "-");
   const loadAtStart = loadavg()[0] ?? 0;
   const wants = wantsFn(args.only);
-  const suites = SUITES.filter((s) => wants(s.name));
+  const suites = SUITES.filter((s) => wants(s.name) && (!s.optIn || args.only.some((f) => f.startsWith(s.name) || s.name.startsWith(f))));
   if (suites.length === 0) throw new Error(`--only ${args.only.join(",")} selects no suite (suites: ${SUITES.map((s) => s.name).join(", ")})`);
   const fdLimit = raiseFdLimit();
   const pinning = pinSelf(args.pin);

@@ -9,8 +9,8 @@ export interface Proc {
   stop(): Promise<void>;
 }
 
-/** Spawns `cmd` and resolves once its stdout matches `ready` (20 s at most; the child is killed on timeout). */
-export function spawnUntil(cmd: string, args: string[], ready: RegExp, url: string): Promise<Proc> {
+/** Spawns `cmd` and resolves once its stdout matches `ready` (`startTimeoutMs`, default 20 s; the child is killed on timeout). */
+export function spawnUntil(cmd: string, args: string[], ready: RegExp, url: string, startTimeoutMs = 20_000): Promise<Proc> {
   const child = spawn(cmd, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -18,7 +18,7 @@ export function spawnUntil(cmd: string, args: string[], ready: RegExp, url: stri
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
       reject(new Error(`${cmd} did not start:\n${out.slice(-2000)}`));
-    }, 20_000);
+    }, startTimeoutMs);
     const on = (d: Buffer): void => {
       out += d.toString();
       if (out.length > 100_000) out = out.slice(-50_000);

@@ -73,6 +73,8 @@ export interface Suite {
   servers?: readonly ServerKind[];
   /** The suite starts its own servers (cluster nodes, other configs): the runner starts none for it. */
   ownServers?: boolean;
+  /** Runs only when `--only` names it (slow or needs extra tools), never in a plain `npm run bench`. */
+  optIn?: boolean;
   run(ctx: SuiteContext): Promise<void>;
 }
 

@@ -8,5 +8,6 @@ import { crossNodeSuite } from "./cross-node.js";
 import { securitySuite } from "./security.js";
 import { streamsSuite } from "./streams.js";
 import { observabilitySuite } from "./observability.js";
+import { instructionsSuite } from "./instructions.js";
 
-export const SUITES: Suite[] = [memorySuite, fanoutSuite, echoSuite, handshakeSuite, crossNodeSuite, observabilitySuite, streamsSuite, securitySuite];
+export const SUITES: Suite[] = [memorySuite, fanoutSuite, echoSuite, handshakeSuite, crossNodeSuite, observabilitySuite, streamsSuite, securitySuite, instructionsSuite];
