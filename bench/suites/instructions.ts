@@ -13,6 +13,7 @@ import { ClientTrigger, LoadSession } from "../../src/load/index.js";
 import { freePort, REPO_ROOT, type ServerKind } from "../lib/servers.js";
 import { spawnUntil, type Proc } from "../lib/child-proc.js";
 import type { Suite, SuiteContext } from "../lib/suite.js";
+import { median } from "../lib/report.js";
 
 const ECHO_CLIENTS = 100;
 const ROOM = 1000;
@@ -83,10 +84,9 @@ async function measure(ctx: SuiteContext, server: Proc, pid: number, dir: string
       control(pid, "dump");
       perDelivery.push(lastDump(dir, pid, seen) / Math.max(1, r.received));
     }
-    const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     ctx.log(`instructions: echo ${perOp.map((x) => x.toFixed(0)).join(", ")} per op; fan-out ${perDelivery.map((x) => x.toFixed(0)).join(", ")} per delivery`);
-    ctx.record("instructions.echo.100.per_op", med(perOp));
-    ctx.record("instructions.fanout.1000.per_delivery", med(perDelivery));
+    ctx.record("instructions.echo.100.per_op", median(perOp));
+    ctx.record("instructions.fanout.1000.per_delivery", median(perDelivery));
   } finally {
     await trigger.close().catch(() => undefined);
     await session.close().catch(() => undefined);

@@ -16,7 +16,7 @@ const CHAR_BRACKET = 91;
 const RESERVED_EVENTS = new Set(["connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"]);
 
 /** A decoded EVENT / ACK packet, shaped like socket.io-parser's (same keys, same order). */
-interface TextPacket {
+export interface TextPacket {
   type: number;
   nsp: string;
   id?: number;
@@ -116,18 +116,20 @@ interface DecoderInternals {
  * which compares both on a corpus of valid and malformed packets.
  */
 export class PylonDecoder extends Decoder {
+  /**
+   * The packet of a text frame when the direct decoder is sure of it (decodeTextPacket) and this decoder may use it
+   * (not waiting for binary attachments, no reviver); undefined means "give the frame to add()". Also used by the
+   * direct inbound path (src/transport/engine-internals.ts), which then skips add() and its "decoded" event.
+   */
+  decodeText(str: string): TextPacket | undefined {
+    const self = this as unknown as DecoderInternals;
+    return self.reconstructor == null && self.opts.reviver === undefined ? decodeTextPacket(str) : undefined;
+  }
+
   override add(obj: unknown): void {
-    if (typeof obj === "string") {
-      const self = this as unknown as DecoderInternals;
-      if (self.reconstructor == null && self.opts.reviver === undefined) {
-        const packet = decodeTextPacket(obj);
-        if (packet !== undefined) {
-          self.emitReserved("decoded", packet);
-          return;
-        }
-      }
-    }
-    super.add(obj);
+    const packet = typeof obj === "string" ? this.decodeText(obj) : undefined;
+    if (packet !== undefined) (this as unknown as DecoderInternals).emitReserved("decoded", packet);
+    else super.add(obj);
   }
 }
 

@@ -37,17 +37,12 @@ export class AdminAuth {
     this.#failures = metrics.counter({ name: "admin_auth_failures_total", help: "Admin / cluster API requests refused for a missing or wrong admin.token" });
   }
 
-  /** Whether a token is configured. */
-  get enabled(): boolean {
-    return this.#digest !== null;
-  }
-
   setToken(token: string): void {
     this.#digest = token === "" ? null : digest(token);
   }
 
   /** Whether `authorization` carries the configured token (false when none is configured). */
-  check(authorization: string | undefined): boolean {
+  #check(authorization: string | undefined): boolean {
     if (this.#digest === null || !authorization) return false;
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return m !== null && timingSafeEqual(digest(m[1]!), this.#digest);
@@ -55,7 +50,7 @@ export class AdminAuth {
 
   /** True when the request may go on; otherwise it has been answered (401), counted and recorded. */
   guard(req: IncomingMessage, res: ServerResponse): boolean {
-    if (this.#digest === null || this.check(req.headers.authorization)) return true;
+    if (this.#digest === null || this.#check(req.headers.authorization)) return true;
     this.#failures.inc();
     this.#metrics.securityEvents.record({ type: "admin_auth_failed", address: this.#clientAddress(req), detail: `${req.method ?? "GET"} ${(req.url ?? "").split("?")[0]}` });
     sendJson(res, 401, { error: errorBody("unauthorized") }, { "www-authenticate": 'Bearer realm="pylon-admin"', ...ADMIN_SECURITY_HEADERS });

@@ -22,7 +22,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Socket, type Namespace, type Server } from "socket.io";
-import { PylonDecoder, decodeTextPacket } from "../protocol/parser.js";
+import { PylonDecoder } from "../protocol/parser.js";
 import { HeartbeatHandle, type HeartbeatWheel } from "./heartbeat-wheel.js";
 import { LazyMap, SmallMap } from "./small-maps.js";
 
@@ -494,7 +494,7 @@ const INBOUND_CLIENT = Symbol("pylon.inboundClient");
 type Listener0 = (this: unknown, data: unknown) => void;
 
 interface DirectInboundClient {
-  readonly decoder: { reconstructor?: unknown; opts?: { reviver?: unknown } };
+  readonly decoder: PylonDecoder;
   readonly nsps: { get(name: string): { _onpacket(packet: unknown): void } | undefined };
   readonly ondata: Listener0;
   readonly ondecoded: (packet: unknown) => void;
@@ -514,7 +514,7 @@ function deliverPacket(socket: { _onpacket(packet: unknown): void }, packet: unk
 
 /** What socket.io's Client#ondata does for one text frame, without its decoder's event and the per-packet closure. */
 function clientData(client: DirectInboundClient, data: string): void {
-  const packet = client.decoder.reconstructor == null ? decodeTextPacket(data) : undefined;
+  const packet = client.decoder.decodeText(data);
   if (packet === undefined) return client.ondata(data); // anything else: socket.io's own path (and its errors)
   const socket = client.nsps.get(packet.nsp);
   if (socket === undefined) return client.ondecoded(packet); // no socket in that namespace: socket.io decides
@@ -522,7 +522,7 @@ function clientData(client: DirectInboundClient, data: string): void {
 }
 
 /** Calls the listeners of one event like EventEmitter#emit (a copy of the list), socket.io's ondata by clientData. */
-function emitData(conn: unknown, listeners: Listener | Listener[], client: DirectInboundClient, data: string): void {
+function emitText(conn: unknown, listeners: Listener | Listener[], client: DirectInboundClient, data: string): void {
   if (typeof listeners === "function") {
     if (listeners === client.ondata) clientData(client, data);
     else listeners.call(conn, data);
@@ -551,12 +551,9 @@ function directInbound(conn: DirectInboundConn, client: DirectInboundClient, pac
     conn.hasRefreshedPingTimeout = true;
   }
   const onData = events.data;
-  if (onData !== undefined) emitData(conn, onData, client, data);
+  if (onData !== undefined) emitText(conn, onData, client, data);
   const onMessage = events.message;
-  if (onMessage !== undefined) {
-    if (typeof onMessage === "function") onMessage.call(conn, data);
-    else for (const l of onMessage.slice()) l.call(conn, data);
-  }
+  if (onMessage !== undefined) emitText(conn, onMessage, client, data);
   return true;
 }
 
@@ -570,8 +567,6 @@ function enableDirectInbound(socket: Socket): boolean {
   const client = socket.client as unknown as DirectInboundClient;
   if (conn.protocol !== 4 || conn.transport[TRANSPORT_OWNER] === undefined || !(client.decoder instanceof PylonDecoder)) return false;
   if (typeof client.ondata !== "function" || typeof client.ondecoded !== "function" || client.nsps == null) return false;
-  const decoder = client.decoder as { opts?: { reviver?: unknown } };
-  if (decoder.opts?.reviver !== undefined) return false; // decodeTextPacket() parses without a reviver
   conn[INBOUND_CLIENT] = client;
   return true;
 }

@@ -62,6 +62,7 @@ export function transportPolicyCheck(policy: () => TransportPolicy): (req: Incom
   return (req) => {
     const transport = engineQueryParam(req, "transport"); // engine.io's parsed query: no URL per handshake
     if (transport === undefined) return null;
-    return (transportsFor(policy()) as string[]).includes(transport) ? null : { reason: "transport_not_allowed" };
+    const p = policy();
+    return p === "websocket+polling" || p === transport ? null : { reason: "transport_not_allowed" };
   };
 }

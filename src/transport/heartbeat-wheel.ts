@@ -1,5 +1,10 @@
 import { forEachInSlices } from "../server/slices.js";
 
+/** Pings sent per macrotask turn when many are due at once. */
+const FIRE_SLICE = 128;
+/** `key` of a handle waiting in the fire queue (neither in a bucket nor idle). */
+const QUEUED = -2;
+
 /**
  * One timer for every connection's heartbeat instead of one Node Timeout (+ closure and context, ~0.2 KB) each.
  * A handle stands in for engine.io's `pingIntervalTimer` (engine.io only calls `refresh()` on it, when a pong arrives);
@@ -13,11 +18,6 @@ import { forEachInSlices } from "../server/slices.js";
  * over thousands of pings (then their pongs) would hold every broadcast behind it. engine.io's own per-connection
  * timers interleave with I/O the same way.
  */
-/** Pings sent per macrotask turn when many are due at once. */
-const FIRE_SLICE = 128;
-/** `key` of a handle waiting in the fire queue (neither in a bucket nor idle). */
-const QUEUED = -2;
-
 export class HeartbeatHandle<T extends object = object> {
   /** null once cancelled (the connection closed): dropped when its bucket comes up. */
   target: T | null;
