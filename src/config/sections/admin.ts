@@ -12,7 +12,7 @@ export const adminSection = z
       .refine((t) => t === "" || t.length >= 16, { message: "admin.token must be at least 16 characters (or empty to disable admin)" })
       .meta({
         description:
-          "Bearer token for /api/stats, /api/cluster and the /admin dashboard (>= 16 characters). Empty (default): the admin API and page are disabled.",
+          "Bearer token for /api/stats, /api/cluster, the /admin dashboard, and (when set) /api/nodes and /api/rooms (>= 16 characters). Empty (default): the admin API and page are disabled; /api/nodes and /api/rooms stay open.",
         secret: true,
       }),
     sampleIntervalMs: z.number().int().min(250).max(60_000).default(2000).meta({
