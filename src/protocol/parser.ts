@@ -7,6 +7,7 @@ const { Decoder, Encoder } = createRequire(import.meta.url)("socket.io-parser") 
 
 const EVENT = 2;
 const ACK = 3;
+const BINARY_EVENT = 5;
 const CHAR_0 = 48;
 const CHAR_9 = 57;
 const CHAR_SLASH = 47;
@@ -103,9 +104,22 @@ export function encodeTextPacket(packet: OutPacket): string | undefined {
 }
 
 interface DecoderInternals {
-  reconstructor: unknown;
+  reconstructor: { reconPack?: { data?: unknown } } | null;
   opts: { reviver?: unknown };
   emitReserved(event: "decoded", packet: unknown): void;
+}
+
+/** Where the decoder keeps an inbound event's size on the packet's data array (see wireSizeOf). */
+const WIRE_SIZE = Symbol("pylon.wireSize");
+type Sized = unknown[] & { [WIRE_SIZE]?: number };
+
+/**
+ * The size of an inbound event as received: its text frame's length plus the bytes of its binary attachments (the
+ * security stage's size and byte-rate limits). Set by PylonDecoder on the packet's `data` array, which socket.io
+ * hands on as the event array to middlewares and dispatch; 0 for an array no PylonDecoder decoded.
+ */
+export function wireSizeOf(event: unknown[]): number {
+  return (event as Sized)[WIRE_SIZE] ?? 0;
 }
 
 /**
@@ -114,6 +128,7 @@ interface DecoderInternals {
  * Number() conversions and debug() calls; everything else (connect, disconnect, binary packets and their attachments,
  * anything decodeTextPacket() is not sure of) goes to socket.io-parser itself. Pinned by test/unit/parser.test.ts,
  * which compares both on a corpus of valid and malformed packets.
+ * Every EVENT it decodes, on either path, carries its wire size (wireSizeOf).
  */
 export class PylonDecoder extends Decoder {
   /**
@@ -123,15 +138,37 @@ export class PylonDecoder extends Decoder {
    */
   decodeText(str: string): TextPacket | undefined {
     const self = this as unknown as DecoderInternals;
-    return self.reconstructor == null && self.opts.reviver === undefined ? decodeTextPacket(str) : undefined;
+    if (self.reconstructor != null || self.opts.reviver !== undefined) return undefined;
+    const packet = decodeTextPacket(str);
+    if (packet !== undefined && packet.type === EVENT) (packet.data as Sized)[WIRE_SIZE] = str.length;
+    return packet;
   }
 
   override add(obj: unknown): void {
-    const packet = typeof obj === "string" ? this.decodeText(obj) : undefined;
-    if (packet !== undefined) (this as unknown as DecoderInternals).emitReserved("decoded", packet);
-    else super.add(obj);
+    if (typeof obj === "string") {
+      const packet = this.decodeText(obj);
+      if (packet !== undefined) return (this as unknown as DecoderInternals).emitReserved("decoded", packet);
+    } else {
+      // a binary attachment: added to the size of the event it belongs to (tagged by decodeString below)
+      const data = (this as unknown as DecoderInternals).reconstructor?.reconPack?.data as Sized | undefined;
+      if (data !== undefined && data[WIRE_SIZE] !== undefined) data[WIRE_SIZE] += (obj as { byteLength?: number }).byteLength ?? 0;
+    }
+    super.add(obj);
   }
 }
+
+// socket.io-parser's add() decodes a text frame with `this.decodeString(str)` (private in its typings): the events it
+// decodes (packets decodeTextPacket declined, binary event headers) are sized here, so no shape escapes the limits.
+const referenceDecodeString = (Decoder.prototype as unknown as { decodeString(str: string): { type: number; data?: unknown } }).decodeString;
+Object.defineProperty(PylonDecoder.prototype, "decodeString", {
+  configurable: true,
+  writable: true,
+  value: function decodeString(this: unknown, str: string): { type: number; data?: unknown } {
+    const packet = referenceDecodeString.call(this, str);
+    if ((packet.type === EVENT || packet.type === BINARY_EVENT) && Array.isArray(packet.data)) (packet.data as Sized)[WIRE_SIZE] = str.length;
+    return packet;
+  },
+});
 
 /** socket.io's default encoder with a direct path for plain-JSON EVENT / ACK packets (see encodeTextPacket). */
 export class PylonEncoder extends Encoder {

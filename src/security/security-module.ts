@@ -10,7 +10,6 @@ import { failureReason, TokenVerifier } from "./jwt.js";
 import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from "./rate-store.js";
 import { EventValidator, type EventSpecs } from "./schemas.js";
 import { SocketGuard, type GuardDeps } from "./socket-guard.js";
-import { WireSizes } from "./wire-sizes.js";
 import type { PylonUser } from "./user.js";
 
 type SecurityConfig = PylonConfig["security"];
@@ -60,11 +59,8 @@ export class SecurityModule implements PylonModule {
   #ctx: PylonContext | undefined;
   /** Guards whose token-expiry timer is armed (module close clears them); nothing is kept per socket otherwise. */
   readonly #timed = new Map<Socket, SocketGuard>();
-  readonly #wireSizes = new WeakMap<object, WireSizes>();
   /** Shared by every guard (one object per module, not closures per socket). */
   #deps: { -readonly [K in keyof GuardDeps]: GuardDeps[K] } | undefined;
-  /** Engine "data" listener shared by every connection (`this` is the connection). */
-  readonly #onData: (this: object, data: string | Buffer | ArrayBuffer) => void;
   /** Socket "disconnect" listener shared by every socket (`this` is the socket). */
   readonly #onDisconnect: (this: Socket) => void;
   readonly #attached = new Set<string>();
@@ -80,13 +76,8 @@ export class SecurityModule implements PylonModule {
     this.authorizer = new Authorizer(config.security.authz);
     this.validator = new EventValidator(config.security.events, options.events);
     this.#storeOverride = options.store;
-    const wireSizes = this.#wireSizes;
     const timed = this.#timed;
-    this.#onData = function onData(this: object, data: string | Buffer | ArrayBuffer): void {
-      wireSizes.get(this)?.onData(data);
-    };
     this.#onDisconnect = function onDisconnect(this: Socket): void {
-      wireSizes.get(this.conn)?.forget(this.nsp.name);
       const guard = timed.get(this);
       if (guard !== undefined) {
         timed.delete(this);
@@ -112,7 +103,6 @@ export class SecurityModule implements PylonModule {
       authorizer: this.authorizer,
       authEnabled: this.authEnabled,
       closed: false,
-      wireSizes: (s) => this.#wireSizes.get(s.conn),
       refresh: (guard, s, args, ack) => void this.#refresh(guard, s, args, ack),
       address: (s) => this.#address(s),
     };
@@ -206,17 +196,11 @@ export class SecurityModule implements PylonModule {
     if (user) (socket.data as { user?: PylonUser }).user = user;
   }
 
-  /** Per-socket set-up (the stage's attach): wire sizes of the connection, the guard, its token-expiry timer. */
+  /** Per-socket set-up (the stage's attach): the guard and its token-expiry timer. */
   #onConnection(socket: Socket): SocketGuard | undefined {
     if (this.#closed || this.#deps === undefined) return undefined;
-    const conn = socket.conn;
-    if (!this.#wireSizes.has(conn)) {
-      this.#wireSizes.set(conn, new WireSizes());
-      conn.on("data", this.#onData); // dies with the connection: no close listener needed
-    }
     const guard = new SocketGuard(socket, this.#deps);
     this.#armExpiry(socket, guard);
-    socket.on("disconnect", this.#onDisconnect);
     return guard;
   }
 
@@ -240,6 +224,11 @@ export class SecurityModule implements PylonModule {
     };
     guard.timer = setTimeout(fire, Math.min(Math.max(due - Date.now(), 0), MAX_TIMER_MS));
     this.#timed.set(socket, guard);
+    // only a socket with a timer needs the disconnect listener (it stops the timer); others keep no listener
+    if (!guard.watched) {
+      guard.watched = true;
+      socket.on("disconnect", this.#onDisconnect);
+    }
   }
 
   /** auth:refresh(token | { token }, ack): verifies like the handshake; the subject must stay the same. */

@@ -5,8 +5,8 @@ import type { SecurityAudit } from "./audit.js";
 import type { Authorizer } from "./authz.js";
 import type { CompiledEvent, EventValidator } from "./schemas.js";
 import { valueAt } from "./schemas.js";
+import { wireSizeOf } from "../protocol/parser.js";
 import { TokenBucket } from "./token-bucket.js";
-import type { WireSizes } from "./wire-sizes.js";
 import type { PylonUser } from "./user.js";
 
 type SecurityConfig = PylonConfig["security"];
@@ -26,8 +26,6 @@ export interface GuardDeps {
   readonly authEnabled: boolean;
   /** True once the module closed: events are refused (counted) from then on. */
   readonly closed: boolean;
-  /** Inbound event sizes of the socket's Engine.IO connection. */
-  wireSizes(socket: Socket): WireSizes | undefined;
   /** Handles auth:refresh (verification lives with the handshake code). */
   refresh(guard: SocketGuard, socket: Socket, args: unknown[], ack: ((res: unknown) => void) | undefined): void;
   address(socket: Socket): string;
@@ -64,6 +62,8 @@ export class SocketGuard {
   #closed = false;
   /** Token-expiry timer (armed by the module when the token has an exp). */
   timer: NodeJS.Timeout | undefined = undefined;
+  /** Whether the module listens to this socket's disconnect (only once a timer was armed). */
+  watched = false;
 
   constructor(socket: Socket, deps: GuardDeps, now = Date.now()) {
     this.#socket = socket;
@@ -94,7 +94,7 @@ export class SocketGuard {
     const ack = ackOf(packet);
     if (typeof event !== "string") return this.#refuse("invalid_event", ack, "invalid_payload", { path: "/event" });
 
-    const bytes = this.#takeBytes();
+    const bytes = wireSizeOf(packet); // as received (set by Pylon's decoder)
     const limits = this.#limits;
     if (limits !== undefined) {
       const now = Date.now();
@@ -156,10 +156,6 @@ export class SocketGuard {
       }
     }
     return true;
-  }
-
-  #takeBytes(): number {
-    return this.#deps.wireSizes(this.#socket)?.take(this.#socket.nsp.name) ?? 0;
   }
 
   #refuse(metricCode: string, ack: Ack | undefined, code: ErrorCode, extra: Record<string, unknown>): false {

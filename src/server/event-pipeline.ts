@@ -1,5 +1,12 @@
 import type { Namespace, Server, Socket } from "socket.io";
-import { dispatchThroughMiddlewares, emitToHandlers, isSoleMiddleware, setSocketDispatch } from "../transport/engine-internals.js";
+import {
+  emitToHandlers,
+  isSoleListener,
+  oneventThroughDispatch,
+  sendAck,
+  setSocketOnevent,
+  type InboundEventPacket,
+} from "../transport/engine-internals.js";
 
 type Ack = (...args: unknown[]) => void;
 type Next = (err?: Error) => void;
@@ -26,14 +33,15 @@ export class InboundEvent {
   readonly #next: Next | null;
   readonly #states: unknown[];
 
-  constructor(run: NamespacePipeline, socket: Socket, packet: unknown[], next: Next | null, states: unknown[], now: number) {
+  /** `hasAck`: whether the packet ends with an ack function (the direct path pushes Pylon's own right after). */
+  constructor(run: NamespacePipeline, socket: Socket, packet: unknown[], next: Next | null, states: unknown[], now: number, hasAck: boolean) {
     this.#run = run;
     this.#socket = socket;
     this.#packet = packet;
     this.#next = next;
     this.#states = states;
     this.receivedAt = now;
-    this.hasAck = packet.length > 1 && typeof packet[packet.length - 1] === "function";
+    this.hasAck = hasAck;
   }
 
   get packet(): unknown[] {
@@ -123,26 +131,39 @@ class NamespacePipeline {
 
   /**
    * Installs the one socket middleware of this socket and the direct path (one closure each, one state array).
-   * Direct path: while the pipeline's middleware is the socket's only one (no application `socket.use`), socket.io's
-   * dispatch (a copy of the middleware list, a closure per middleware and per `next`, a second nextTick before the
-   * handlers) is replaced by the stages in a loop and the handlers called right away. socket.io already runs
-   * dispatch within a nextTick of its own per packet, so handlers still run after the decoding call returns and in
-   * arrival order. With application middlewares, socket.io's own dispatch runs them after this pipeline, as before.
+   * Direct path: while the pipeline's middleware is the socket's only one (no application `socket.use`, no onAny),
+   * socket.io's onevent and dispatch (its ack closure, a copy of the middleware list, a closure per middleware and
+   * per `next`, a second nextTick before the handlers) are replaced by the stages in a loop, Pylon's ack function
+   * (one closure that sends the ACK packet and calls the ack hooks) and the handlers called right away. socket.io
+   * already runs onevent within a nextTick of its own per packet, so handlers still run after the decoding call
+   * returns and in arrival order. With application middlewares or onAny listeners, socket.io's own onevent and
+   * dispatch run, with this pipeline as the first middleware, as before.
    */
   attach(socket: Socket): void {
     const states = new Array<unknown>(this.#stages.length);
     for (let i = 0; i < this.#stages.length; i++) states[i] = this.#stages[i]!.attach?.(socket);
     const middleware = (packet: unknown[], next: Next): void => this.#start(socket, packet, next, states);
     socket.use(middleware);
-    setSocketDispatch(socket, (event) => {
-      if (isSoleMiddleware(socket, middleware)) this.#start(socket, event, null, states);
-      else dispatchThroughMiddlewares(socket, event);
+    setSocketOnevent(socket, (packet) => {
+      if (isSoleListener(socket, middleware)) this.#direct(socket, packet, states);
+      else oneventThroughDispatch(socket, packet);
     });
   }
 
-  #start(socket: Socket, packet: unknown[], next: Next | null, states: unknown[]): void {
-    const ev = new InboundEvent(this, socket, packet, next, states, performance.now());
-    if (ev.hasAck && this.#ackStages.length > 0) this.#wrapAck(socket, ev, packet);
+  /** The middleware path (socket.io's dispatch): the ack function is socket.io's, wrapped when a stage hooks acks. */
+  #start(socket: Socket, packet: unknown[], next: Next, states: unknown[]): void {
+    const hasAck = packet.length > 1 && typeof packet[packet.length - 1] === "function";
+    const ev = new InboundEvent(this, socket, packet, next, states, performance.now(), hasAck);
+    if (hasAck && this.#ackStages.length > 0) this.#wrapAck(socket, ev, packet);
+    this.continue(socket, ev);
+  }
+
+  /** The direct path: what socket.io's onevent does (`packet.data || []`, the ack function last), then the stages. */
+  #direct(socket: Socket, packet: InboundEventPacket, states: unknown[]): void {
+    const args = packet.data || [];
+    const id = packet.id;
+    const ev = new InboundEvent(this, socket, args, null, states, performance.now(), id != null);
+    if (id != null) args.push(ackFunction(socket, id, ev, this.#ackStages));
     this.continue(socket, ev);
   }
 
@@ -166,6 +187,23 @@ class NamespacePipeline {
       for (let i = 0; i < stages.length; i++) stages[i]!.onAck!(socket, ev);
     };
   }
+}
+
+/**
+ * Pylon's ack function for one event (the direct path): sends once, like socket.io's (an ACK packet with the args,
+ * through socket.packet), records when, and calls the stages' ack hooks. One closure instead of socket.io's plus a
+ * wrapper.
+ */
+function ackFunction(socket: Socket, id: number, ev: InboundEvent, stages: readonly NamespaceStage[]): Ack {
+  return function pylonAck(...args: unknown[]): void {
+    if (ev.ackedAt !== 0) return;
+    ev.ackedAt = performance.now();
+    try {
+      sendAck(socket, id, args);
+    } finally {
+      for (let i = 0; i < stages.length; i++) stages[i]!.onAck!(socket, ev); // a slot is released even if sending threw
+    }
+  };
 }
 
 /**

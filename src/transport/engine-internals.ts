@@ -13,9 +13,11 @@
  * - socket.io Client: `writeToEngine(encodedPackets, opts)` on its prototype, `conn`.
  * - socket.io Server: `_nsps` (Map of namespaces).
  * - socket.io Socket: `fns` (middleware array, read through `this.fns` per event), `_anyListeners`,
- *   `_anyOutgoingListeners` (arrays, read through the property each time); `dispatch(event)` is called by `onevent`
- *   (within the Client's per-packet nextTick) through `this.dispatch`, with the event array (name, args, ack
- *   function last when the client asked for one), and runs `fns` then emits on a later tick when `connected`.
+ *   `_anyOutgoingListeners` (arrays, read through the property each time); `onevent(packet)` is called by
+ *   `_onpacket` (within the Client's per-packet nextTick) through `this.onevent`; it takes `packet.data || []` as
+ *   the event array, pushes `this.ack(packet.id)` when the packet has an id, calls the any-listeners, then
+ *   `this.dispatch(args)`, which runs `fns` then emits on a later tick when `connected`. The ack function sends
+ *   once, `this.packet({ id, type: ACK, data: args })`.
  * - socket.io-adapter Adapter.prototype.broadcast calls `this._encode(packet, packetOpts)` and then immediately
  *   `this.apply(opts, callback)`, synchronously, for every broadcast (local ones and those received from the
  *   Redis / cluster adapters).
@@ -204,26 +206,40 @@ export function namespacesOf(io: Server<any, any, any, any>): Map<string, Namesp
 // Inbound dispatch (the event pipeline's direct path, src/server/event-pipeline.ts)
 // ---------------------------------------------------------------------------------------------------------------
 
-/** socket.io Socket#dispatch: runs the socket's middlewares (`fns`), then emits the event on a later tick. */
-export type SocketDispatch = (this: Socket, event: unknown[]) => void;
+/** socket.io Socket#onevent: the packet's data array, the ack function pushed last, any-listeners, then dispatch. */
+export type SocketOnevent = (this: Socket, packet: InboundEventPacket) => void;
+/** What onevent reads of a decoded EVENT packet. */
+export interface InboundEventPacket {
+  id?: number;
+  data?: unknown[];
+}
 
-const protoDispatch = (Socket.prototype as unknown as { dispatch: SocketDispatch }).dispatch;
+/** socket.io-parser's PacketType.EVENT and ACK. */
+const EVENT_PACKET = 2;
+const ACK_PACKET = 3;
+const protoOnevent = (Socket.prototype as unknown as { onevent: SocketOnevent }).onevent;
 const emitLocal = EventEmitter.prototype.emit as (this: unknown, ...event: unknown[]) => boolean;
 
-/** Replaces socket.io's dispatch on one Socket instance (an own property; `onevent` calls `this.dispatch`). */
-export function setSocketDispatch(socket: Socket, fn: SocketDispatch): void {
-  (socket as unknown as { dispatch: SocketDispatch }).dispatch = fn;
+/** Replaces socket.io's onevent on one Socket instance (an own property; `_onpacket` calls `this.onevent`). */
+export function setSocketOnevent(socket: Socket, fn: SocketOnevent): void {
+  (socket as unknown as { onevent: SocketOnevent }).onevent = fn;
 }
 
-/** socket.io's own dispatch (middlewares, then the handlers on a later tick). */
-export function dispatchThroughMiddlewares(socket: Socket, event: unknown[]): void {
-  protoDispatch.call(socket, event);
+/** socket.io's own onevent (its ack function, any-listeners, then dispatch: the middlewares, handlers a tick later). */
+export function oneventThroughDispatch(socket: Socket, packet: InboundEventPacket): void {
+  protoOnevent.call(socket, packet);
 }
 
-/** Whether `middleware` is the socket's only socket.use middleware (read through the property, like socket.io). */
-export function isSoleMiddleware(socket: Socket, middleware: unknown): boolean {
-  const fns = (socket as unknown as { fns: unknown[] }).fns;
-  return fns.length === 1 && fns[0] === middleware;
+/** Whether `middleware` is the socket's only socket.use middleware and nothing listens with onAny (read through
+ * the properties, like socket.io): then onevent's work reduces to the ack function and that middleware. */
+export function isSoleListener(socket: Socket, middleware: unknown): boolean {
+  const s = socket as unknown as { fns: unknown[]; _anyListeners?: unknown[] };
+  return s.fns.length === 1 && s.fns[0] === middleware && (s._anyListeners === undefined || s._anyListeners.length === 0);
+}
+
+/** What socket.io's ack function sends (an ACK packet with the args, through the socket's `packet`), minus its checks. */
+export function sendAck(socket: Socket, id: number, args: unknown[]): void {
+  (socket as unknown as { packet(p: { id: number; type: number; data: unknown[] }): void }).packet({ id, type: ACK_PACKET, data: args });
 }
 
 /** What socket.io's dispatch does once the middlewares passed: the socket's own listeners, if still connected. */
@@ -495,7 +511,7 @@ type Listener0 = (this: unknown, data: unknown) => void;
 
 interface DirectInboundClient {
   readonly decoder: PylonDecoder;
-  readonly nsps: { get(name: string): { _onpacket(packet: unknown): void } | undefined };
+  readonly nsps: { get(name: string): InboundSocket | undefined };
   readonly ondata: Listener0;
   readonly ondecoded: (packet: unknown) => void;
 }
@@ -508,8 +524,16 @@ interface DirectInboundConn {
   hasRefreshedPingTimeout: boolean;
 }
 
-function deliverPacket(socket: { _onpacket(packet: unknown): void }, packet: unknown): void {
-  socket._onpacket(packet);
+interface InboundSocket {
+  _onpacket(packet: unknown): void;
+  onevent(packet: unknown): void;
+}
+
+/** socket.io's Socket#_onpacket for the packet on the next tick: an EVENT goes to `onevent` (what _onpacket does
+ * besides a debug() call), anything else to _onpacket itself. */
+function deliverPacket(socket: InboundSocket, packet: { type: number }): void {
+  if (packet.type === EVENT_PACKET) socket.onevent(packet);
+  else socket._onpacket(packet);
 }
 
 /** What socket.io's Client#ondata does for one text frame, without its decoder's event and the per-packet closure. */
@@ -543,7 +567,12 @@ function emitText(conn: unknown, listeners: Listener | Listener[], client: Direc
  */
 function directInbound(conn: DirectInboundConn, client: DirectInboundClient, packet: { type: string; data?: unknown }): boolean {
   const data = packet.data;
-  if (packet.type !== "message" || typeof data !== "string" || conn._readyState !== "open") return false;
+  return packet.type === "message" && typeof data === "string" && directText(conn, client, data);
+}
+
+/** directInbound for the data of a text "message" packet. */
+function directText(conn: DirectInboundConn, client: DirectInboundClient, data: string): boolean {
+  if (conn._readyState !== "open") return false;
   const events = conn._events;
   if (events === undefined || events.packet !== undefined) return false;
   if (conn.pingTimeoutTimer !== null && !conn.hasRefreshedPingTimeout) {
@@ -554,6 +583,44 @@ function directInbound(conn: DirectInboundConn, client: DirectInboundClient, pac
   if (onData !== undefined) emitText(conn, onData, client, data);
   const onMessage = events.message;
   if (onMessage !== undefined) emitText(conn, onMessage, client, data);
+  return true;
+}
+
+/** engine.io's packet type "message" ("4"), the first character of an encoded text message. */
+const CHAR_MESSAGE = 52;
+
+interface WsTransport extends OwnedTransport {
+  name: string;
+  socket?: EmitterInternals;
+  _events?: EmitterInternals["_events"];
+  onData(data: unknown): void;
+}
+
+/**
+ * The ws "message" listener of an engine.io WebSocket transport, instead of engine.io's closure (which stringifies
+ * a text frame, then onData(): decodePacket() and the transport's "packet" event, whose shared listener is
+ * transportPacket). A text "message" packet of the connection's current transport, when transportPacket is the only
+ * "packet" listener, goes straight to directText(); every other frame to the transport's onData(), as before.
+ */
+function directWsMessages(transport: WsTransport): Listener {
+  return function pylonWsMessage(data: unknown, isBinary: unknown): void {
+    if (isBinary) return transport.onData(data);
+    const str = (data as Buffer).toString();
+    if (str.charCodeAt(0) === CHAR_MESSAGE && str.length > 1) {
+      // engine.io-parser: "4" + data is { type: "message", data } ("4" alone has no data: engine.io's path)
+      const conn = transport[TRANSPORT_OWNER] as unknown as DirectInboundConn & { transport: unknown };
+      const client = conn[INBOUND_CLIENT];
+      if (client !== undefined && conn.transport === transport && transport._events?.packet === transportPacket && directText(conn, client, str.slice(1))) return;
+    }
+    transport.onData(str);
+  };
+}
+
+/** Puts directWsMessages in place of engine.io's ws "message" listener: only when it is the ws's one listener. */
+function takeOverWsMessages(transport: WsTransport): boolean {
+  const events = transport.socket?._events;
+  if (transport.name !== "websocket" || events == null || typeof events.message !== "function") return false;
+  events.message = directWsMessages(transport);
   return true;
 }
 
@@ -608,6 +675,7 @@ function shareTransportListeners(conn: { transport: EmitterInternals; cleanupFn?
     else events[type] = shared;
   }
   conn.cleanupFn = [detachSharedListeners.bind(transport as OwnedTransport)];
+  takeOverWsMessages(transport as unknown as WsTransport);
   return true;
 }
 

@@ -32,6 +32,8 @@ interface Conn {
   transport: { name: string; listeners(e: string): { name: string }[] };
 }
 const conn = (s: Socket): Conn => connOf(s) as unknown as Conn;
+const wsMessageListeners = (s: Socket): string[] =>
+  (conn(s).transport as unknown as { socket: { listeners(e: string): { name: string }[] } }).socket.listeners("message").map((l) => l.name);
 
 function echoing(name: string): ReturnType<Server["of"]> {
   const nsp = io.of(name);
@@ -59,6 +61,22 @@ test("engine.io Socket#onPacket and socket.io Client#ondata/ondecoded do what th
   const ondecoded = source(client.ondecoded).replace(/\s+/g, " ");
   assert.match(ondecoded, /const socket = this\.nsps\.get\(namespace\);/);
   assert.match(ondecoded, /packet\.type !== socket_io_parser_1\.PacketType\.CONNECT && packet\.type !== socket_io_parser_1\.PacketType\.CONNECT_ERROR\) \{ process\.nextTick\(function \(\) \{ socket\._onpacket\(packet\); \}\);/);
+  // engine.io's WebSocket transport: one ws "message" listener that stringifies text and calls onData (replaced by
+  // Pylon's directWsMessages), onData -> decodePacket -> onPacket -> "packet"; a text "4" + data is a message packet
+  const transportDir = join(dirname(require.resolve("engine.io")), "transports");
+  const wsTransport = require(join(transportDir, "websocket.js")) as { WebSocket: new (...a: unknown[]) => unknown };
+  const ctor = source(wsTransport.WebSocket).replace(/\s+/g, " ");
+  assert.equal(ctor.match(/this\.socket\.on\("message"/g)?.length, 1);
+  assert.match(ctor, /this\.socket\.on\("message", \(data, isBinary\) => \{ const message = isBinary \? data : data\.toString\(\); debug\([^)]*\); super\.onData\(message\); \}\);/);
+  const transportProto = (require(join(dirname(require.resolve("engine.io")), "transport.js")) as { Transport: { prototype: Record<string, unknown> } }).Transport.prototype;
+  assert.match(source(transportProto.onData).replace(/\s+/g, " "), /^onData\(data\) \{ this\.onPacket\(this\.parser\.decodePacket\(data\)\); \}$/);
+  assert.match(source(transportProto.onPacket).replace(/\s+/g, " "), /^onPacket\(packet\) \{ this\.emit\("packet", packet\); \}$/);
+  const { decodePacket } = require("engine.io-parser") as { decodePacket(s: string): unknown };
+  assert.deepEqual(decodePacket('42["x"]'), { type: "message", data: '2["x"]' });
+  assert.deepEqual(decodePacket("4"), { type: "message" });
+  const socketProto = (require("socket.io") as { Socket: { prototype: Record<string, unknown> } }).Socket.prototype;
+  const onpacket = source(socketProto._onpacket).replace(/\s+/g, " ");
+  assert.match(onpacket, /^_onpacket\(packet\) \{ debug\([^)]*\); switch \(packet\.type\) \{ case socket_io_parser_1\.PacketType\.EVENT: case socket_io_parser_1\.PacketType\.BINARY_EVENT: this\.onevent\(packet\); break;/, "an EVENT goes to onevent, nothing else");
   assert.match(source(client._parseNamespace).replace(/\s+/g, " "), /if \(this\.conn\.protocol !== 3\) \{ return \{ namespace: packet\.nsp, authPayload: packet\.data, \};/);
 });
 
@@ -69,6 +87,7 @@ test("websocket: on the direct path; engine listeners see every message in order
   const [server] = await next;
   const report = compactConnection(server);
   assert.equal(report.directInbound, false, "already on (compacted by the connection listener)");
+  assert.deepEqual(wsMessageListeners(server), ["pylonWsMessage"], "engine.io's ws message closure replaced");
   // a listener the application adds on the engine connection, before and after socket.io's own
   const seen: string[] = [];
   const onData = (d: unknown): void => void seen.push(`data:${typeof d === "string" ? d : "binary"}`);
@@ -135,6 +154,7 @@ test("polling, then upgrade: the direct path follows the connection to the new t
   assert.equal(await client.timeout(5000).emitWithAck("echo", "on polling"), "on polling");
   await waitFor(() => conn(server).transport.name === "websocket", { message: "upgraded" });
   assert.deepEqual(conn(server).transport.listeners("packet").map((l) => l.name), ["transportPacket"], "the new transport's listeners are shared");
+  assert.deepEqual(wsMessageListeners(server), ["pylonWsMessage"], "and its ws message listener is Pylon's");
   for (let i = 0; i < 20; i++) assert.equal(await client.timeout(5000).emitWithAck("echo", i), i);
   client.disconnect();
 });

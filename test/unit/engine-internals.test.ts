@@ -132,29 +132,39 @@ test("socket.fns / _anyOutgoingListeners are plain arrays read through the prope
   c.disconnect();
 });
 
-test("socket.io's onevent calls `this.dispatch(args)`, and dispatch runs `fns` then emits on a later tick when connected (the pipeline's direct path replaces it per socket)", async () => {
+test("socket.io's onevent: `packet.data || []`, its ack pushed last, any-listeners, `this.dispatch(args)`; the ack sends `this.packet({ id, type: ACK, data })` once (the pipeline's direct path replaces onevent per socket)", async () => {
   const proto = (await import("socket.io")).Socket.prototype as unknown as Record<string, (...a: unknown[]) => unknown>;
   const onevent = Function.prototype.toString.call(proto.onevent);
-  assert.match(onevent, /args\.push\(this\.ack\(packet\.id\)\)/, "the ack function is pushed last");
+  assert.match(onevent, /const args = packet\.data \|\| \[\]/);
+  assert.match(onevent, /if \(null != packet\.id\) \{[^}]*args\.push\(this\.ack\(packet\.id\)\)/, "the ack function is pushed last");
+  assert.match(onevent, /this\._anyListeners && this\._anyListeners\.length/);
   assert.match(onevent, /this\.dispatch\(args\)/, "dispatch is called through the property");
+  assert.doesNotMatch(onevent.replace(/debug\([^)]*\);/g, ""), /this\.(?!ack|dispatch|_anyListeners)\w+/, "onevent reads nothing else of the socket");
+  const ack = Function.prototype.toString.call(proto.ack);
+  assert.match(ack, /if \(sent\)\s*return;/);
+  assert.match(ack, /self\.packet\(\{\s*id: id,\s*type: socket_io_parser_1\.PacketType\.ACK,\s*data: args,?\s*\}\)/);
+  const { PacketType } = await import("socket.io-parser");
+  assert.equal(PacketType.ACK, 3);
   const dispatch = Function.prototype.toString.call(proto.dispatch);
   assert.match(dispatch, /this\.run\(event/);
   assert.match(dispatch, /process\.nextTick/);
   assert.match(dispatch, /this\.connected/);
   assert.match(dispatch, /super\.emitUntyped\.apply\(this, event\)/);
-  // an own `dispatch` on one socket is what socket.io calls for that socket's events
-  const nsp = io.of("/own-dispatch");
-  const got: unknown[][] = [];
+  const onpacket = Function.prototype.toString.call(proto._onpacket);
+  assert.match(onpacket, /this\.onevent\(packet\)/, "_onpacket calls onevent through the property");
+  // an own `onevent` on one socket is what socket.io calls for that socket's events
+  const nsp = io.of("/own-onevent");
+  const got: unknown[] = [];
   nsp.on("connection", (socket) => {
-    (socket as unknown as { dispatch: (event: unknown[]) => void }).dispatch = (event) => {
-      got.push(event);
-      (event[event.length - 1] as (v: string) => void)("direct");
+    (socket as unknown as { onevent: (packet: { id?: number; data?: unknown[] }) => void }).onevent = (packet) => {
+      got.push(packet);
+      (socket as unknown as { packet(p: unknown): void }).packet({ id: packet.id, type: 3, data: ["direct"] });
     };
   });
-  const c = await connectClient(`${base}/own-dispatch`, { transports: ["websocket"] });
+  const c = await connectClient(`${base}/own-onevent`, { transports: ["websocket"] });
   assert.equal(await c.timeout(5000).emitWithAck("e", 1, { a: 2 }), "direct");
   assert.equal(got.length, 1);
-  assert.deepEqual(got[0]!.slice(0, 3), ["e", 1, { a: 2 }]);
-  assert.equal(typeof got[0]![3], "function");
+  assert.deepEqual([...(got[0] as { data: unknown[] }).data], ["e", 1, { a: 2 }]);
+  assert.equal(typeof (got[0] as { id: unknown }).id, "number");
   c.disconnect();
 });

@@ -129,7 +129,7 @@ test("a namespace where no stage applies gets no middleware at all", async () =>
   b.disconnect();
 });
 
-test("direct path: handlers run in the stages' tick while the pipeline is the only middleware; an application socket.use brings socket.io's dispatch back", async () => {
+test("direct path: handlers run in the stages' tick while the pipeline is the only middleware; an onAny listener or an application socket.use brings socket.io's onevent and dispatch back", async () => {
   const pipeline = new EventPipeline();
   const order: string[] = [];
   pipeline.add({
@@ -164,6 +164,15 @@ test("direct path: handlers run in the stages' tick while the pipeline is the on
   const client = await connectClient(url, { transports: ["websocket"] });
   assert.equal(await client.emitWithAck("plain"), "ok");
   assert.deepEqual(order.splice(0), ["stage:plain", "handler:plain", "tick:plain"], "direct: no extra tick before the handler");
+  // an onAny listener: socket.io's onevent calls it first (with socket.io's ack function), then its dispatch
+  const [server] = io.of("/").sockets.values();
+  const any = (name: string): void => void order.push(`any:${name}`);
+  server!.onAny(any);
+  assert.equal(await client.emitWithAck("plain"), "ok");
+  assert.deepEqual(order.splice(0), ["any:plain", "stage:plain", "tick:plain", "handler:plain"], "onAny: socket.io's onevent and dispatch");
+  server!.offAny(any);
+  assert.equal(await client.emitWithAck("plain"), "ok");
+  assert.deepEqual(order.splice(0), ["stage:plain", "handler:plain", "tick:plain"], "direct again once the onAny listener is gone");
   assert.equal(await client.emitWithAck("add-mw"), "ok");
   order.length = 0;
   assert.equal(await client.emitWithAck("later"), "ok");

@@ -11,9 +11,16 @@ const reference = createRequire(import.meta.url)("socket.io-parser") as typeof P
 
 type Outcome = { packets: unknown[] } | { error: string };
 
+/** A decoded packet with its data array copied: Pylon's decoder tags event arrays with their wire size (a symbol key,
+ * checked in security-rules.test.ts), which the reference decoder does not; the packet itself must be the same. */
+const untagged = (p: unknown): unknown => {
+  const packet = p as { data?: unknown };
+  return Array.isArray(packet.data) ? { ...packet, data: [...(packet.data as unknown[])] } : p;
+};
+
 function decodeAll(decoder: Parser.Decoder, inputs: readonly (string | Buffer)[]): Outcome {
   const packets: unknown[] = [];
-  decoder.on("decoded", (p: unknown) => packets.push(p));
+  decoder.on("decoded", (p: unknown) => packets.push(untagged(p)));
   try {
     for (const x of inputs) decoder.add(x);
     return { packets };

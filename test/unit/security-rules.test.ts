@@ -95,19 +95,27 @@ test("inconsistent security config fails at construction, naming the option", ()
   assert.ok(new SecurityModule(cfg({})));
 });
 
-test("wire sizes: queued per namespace in arrival order, binary attachments added to their event", async () => {
-  const { WireSizes } = await import("../../src/security/wire-sizes.js");
-  const w = new WireSizes();
-  w.onData('2/demo,["echo",1]');
-  w.onData('2["a",2]');
-  w.onData('21["join","lobby"]');
-  w.onData('3/demo,5[1]'); // an ack from the client: not an event
-  w.onData('51-/demo,["bin",{"_placeholder":true,"num":0}]');
-  w.onData(Buffer.alloc(1000));
-  assert.equal(w.take("/demo"), 17);
-  assert.equal(w.take("/"), 8);
-  assert.equal(w.take("/"), 18);
-  assert.equal(w.take("/demo"), 46 + 1000);
-  assert.equal(w.take("/demo"), 0);
-  w.forget("/demo");
+test("wire sizes: every event the decoder yields carries its size as received, binary attachments included", async () => {
+  const { PylonDecoder, wireSizeOf } = await import("../../src/protocol/parser.js");
+  const d = new PylonDecoder();
+  const got: { type: number; data: unknown[] }[] = [];
+  d.on("decoded", (p) => void got.push(p as { type: number; data: unknown[] }));
+  d.add('2/demo,["echo",1]'); // direct path
+  d.add('21["join","lobby"]');
+  d.add('2 ["odd",1]'); // a shape the direct decoder declines: socket.io-parser's path, sized as well
+  d.add("3/demo,5[1]"); // an ack from the client: not an event
+  d.add('51-/demo,["bin",{"_placeholder":true,"num":0}]');
+  d.add(Buffer.alloc(1000));
+  assert.deepEqual(
+    got.map((p) => [p.type, wireSizeOf(p.data)]),
+    [
+      [2, 17],
+      [2, 18],
+      [2, 11],
+      [3, 0],
+      [2, 46 + 1000],
+    ],
+  );
+  assert.equal(wireSizeOf(["not", "decoded"]), 0);
+  assert.deepEqual(JSON.stringify(got[0]!.data), '["echo",1]', "the size is not part of the payload");
 });
