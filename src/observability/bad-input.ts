@@ -4,7 +4,8 @@ import type { Logger } from "./logger.js";
 import type { Metrics } from "./metrics.js";
 
 /**
- * socket.io's default parser (with Pylon's direct path for text EVENT / ACK packets, src/protocol/parser.ts) with decode errors counted (pylon_socketio_parse_errors_total): bad JSON, unknown packet
+ * socket.io's default parser (with Pylon's direct path for text EVENT / ACK packets, src/protocol/parser.ts) with the
+ * bytes received counted (pylon_bytes_in_total) and decode errors counted (pylon_socketio_parse_errors_total): bad JSON, unknown packet
  * type, binary data where a text packet was expected. socket.io then closes the connection ("forced close" at the
  * engine level, which alone does not tell it apart from a server-side close).
  * Used as the Server's public `parser` option; one instance per Pylon (the counter lives in its registry).
@@ -15,7 +16,17 @@ export function countingParser(metrics: Metrics): { Encoder: typeof PylonEncoder
     help: "Malformed Socket.IO packets (bad JSON, unknown packet type, unexpected binary); the connection is closed",
   });
   class CountingDecoder extends PylonDecoder {
+    // every frame of a connection reaches the decoder once, through add() (socket.io's path) or, on the direct inbound
+    // path, through decodeText() when it decodes the frame (a frame it declines then goes to add()): its bytes feed
+    // pylon_bytes_in_total
+    override decodeText(str: string): ReturnType<PylonDecoder["decodeText"]> {
+      const packet = super.decodeText(str);
+      if (packet !== undefined) metrics.bytesInCount += Buffer.byteLength(str);
+      return packet;
+    }
+
     override add(obj: unknown): void {
+      metrics.bytesInCount += typeof obj === "string" ? Buffer.byteLength(obj) : ((obj as { byteLength?: number }).byteLength ?? 0);
       try {
         super.add(obj);
       } catch (err) {

@@ -24,7 +24,6 @@ interface EngineSocketLike {
   request?: IncomingMessage;
   on(event: "close", fn: (reason: string, description?: unknown) => void): void;
   on(event: "upgrade" | "upgrading", fn: () => void): void;
-  on(event: "data" | "message", fn: (data: string | Buffer | ArrayBuffer) => void): void;
 }
 
 function transportOf(socket: Socket): string {
@@ -49,10 +48,6 @@ export class LifecycleObserver implements PylonModule {
     const { io, metrics, logger } = ctx;
     const detailed = ctx.config.metrics.enabled;
     const upgrades = new UpgradeTracker(metrics, ctx.config.engine.upgradeTimeout);
-    // one listener shared by every connection (no closure per connection)
-    const onData = (data: string | Buffer | ArrayBuffer): void => {
-      metrics.bytesInCount += typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
-    };
     this.#upgrades = upgrades;
     if (detailed) ctx.events.add({ name: "metrics", order: 0, forNamespace: (nsp) => this.#instruments.get(nsp.name)?.stage });
     // the reserved stream/command events of the wire contract are counted by name when streams are on
@@ -70,7 +65,7 @@ export class LifecycleObserver implements PylonModule {
       metrics.engineConnections.inc({ protocol });
       if (detailed) {
         metrics.clientHandshakes.inc({ ...identifyClient(raw.request, raw.protocol, this.#clientVersions) });
-        raw.on("message", onData); // "message" has no other listener: no listener array per connection (socket.io listens on "data")
+        // bytes in are counted by Pylon's parser (src/observability/bad-input.ts): no listener per connection
       }
       // a connection that starts on websocket never upgrades: only polling ones time their upgrade
       if (raw.transport.name !== "websocket") {

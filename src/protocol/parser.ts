@@ -137,6 +137,11 @@ export class PylonDecoder extends Decoder {
    * direct inbound path (src/transport/engine-internals.ts), which then skips add() and its "decoded" event.
    */
   decodeText(str: string): TextPacket | undefined {
+    return this.#decodeText(str);
+  }
+
+  /** decodeText() for add() as well (not the overridable one: a subclass sees each frame once, in one of the two). */
+  #decodeText(str: string): TextPacket | undefined {
     const self = this as unknown as DecoderInternals;
     if (self.reconstructor != null || self.opts.reviver !== undefined) return undefined;
     const packet = decodeTextPacket(str);
@@ -146,7 +151,7 @@ export class PylonDecoder extends Decoder {
 
   override add(obj: unknown): void {
     if (typeof obj === "string") {
-      const packet = this.decodeText(obj);
+      const packet = this.#decodeText(obj);
       if (packet !== undefined) return (this as unknown as DecoderInternals).emitReserved("decoded", packet);
     } else {
       // a binary attachment: added to the size of the event it belongs to (tagged by decodeString below)

@@ -133,3 +133,24 @@ test("quantiles from cumulative buckets interpolate like histogram_quantile", as
   assert.equal(sum(before, "pylon_handshakes_total"), 1);
   assert.equal(sum(after, "pylon_handshakes_total"), 2);
 });
+
+test("bytes in: Pylon's parser counts every frame once (direct decodeText, declined frames through add(), binary attachments)", async () => {
+  const { countingParser } = await import("../../src/observability/bad-input.js");
+  const m = new Metrics(parseConfig({ metrics: { processMetrics: false } }).metrics);
+  const { Decoder } = countingParser(m);
+  const d = new Decoder();
+  d.on("decoded", () => undefined);
+  const direct = '2["echo","é"]'; // 13 UTF-16 units, 14 bytes
+  assert.ok(d.decodeText(direct), "the direct path decodes it");
+  assert.equal(m.bytesInCount, 14);
+  const declined = '2 ["odd",1]';
+  assert.equal(d.decodeText(declined), undefined, "declined by the direct path: not counted there");
+  d.add(declined); // what the direct path then does (socket.io's ondata)
+  assert.equal(m.bytesInCount, 14 + 11);
+  d.add('21["join","lobby"]'); // socket.io's path (polling): decoded directly inside add(), counted once
+  assert.equal(m.bytesInCount, 25 + 18);
+  d.add('51-["bin",{"_placeholder":true,"num":0}]');
+  d.add(Buffer.alloc(100));
+  assert.equal(m.bytesInCount, 43 + 40 + 100);
+  m.close();
+});
