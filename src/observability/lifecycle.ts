@@ -47,6 +47,9 @@ export class LifecycleObserver implements PylonModule {
     this.#ctx = ctx;
     const { io, metrics, logger } = ctx;
     const detailed = ctx.config.metrics.enabled;
+    // per-connection counts as plain numbers (applied to the metrics at scrape time: Metrics.perConnection)
+    const hot = metrics.perConnection;
+    const handshakesOk = hot.handshakes.of1("ok");
     const upgrades = new UpgradeTracker(metrics, ctx.config.engine.upgradeTimeout);
     this.#upgrades = upgrades;
     if (detailed) ctx.events.add({ name: "metrics", order: 0, forNamespace: (nsp) => this.#instruments.get(nsp.name)?.stage });
@@ -56,15 +59,15 @@ export class LifecycleObserver implements PylonModule {
     // shared by every connection (`this` is the engine socket): no closure kept per idle connection
     const onEngineClose = function onEngineClose(this: EngineSocketLike, reason: string): void {
       upgrades.onSessionClose(this.id);
-      metrics.engineConnections.dec({ protocol: String(this.protocol) });
-      metrics.engineCloses.inc({ reason: normalizeReason(reason) });
+      hot.engineConnections.of1(String(this.protocol)).value--;
+      hot.engineCloses.of1(normalizeReason(reason)).value++;
     };
     io.engine.on("connection", (raw: EngineSocketLike) => {
-      const protocol = String(raw.protocol);
-      metrics.handshakes.inc({ outcome: "ok" });
-      metrics.engineConnections.inc({ protocol });
+      handshakesOk.value++;
+      hot.engineConnections.of1(String(raw.protocol)).value++;
       if (detailed) {
-        metrics.clientHandshakes.inc({ ...identifyClient(raw.request, raw.protocol, this.#clientVersions) });
+        const id = identifyClient(raw.request, raw.protocol, this.#clientVersions);
+        hot.clientHandshakes.of3(id.eio, id.client, id.version).value++;
         // bytes in are counted by Pylon's parser (src/observability/bad-input.ts): no listener per connection
       }
       // a connection that starts on websocket never upgrades: only polling ones time their upgrade
@@ -78,7 +81,7 @@ export class LifecycleObserver implements PylonModule {
       const code = ENGINE_ERROR_NAMES[err.code ?? -1] ?? "other";
       metrics.engineErrors.inc({ code });
       const isHandshake = !/[?&]sid=/.test(err.req?.url ?? "");
-      if (isHandshake) metrics.handshakes.inc({ outcome: code });
+      if (isHandshake) hot.handshakes.of1(code).value++;
       logger.debug({ event: "engine_error", code, message: err.message, context: err.context }, "engine connection error");
     });
   }
@@ -104,14 +107,16 @@ export class LifecycleObserver implements PylonModule {
     const { io, metrics, logger } = ctx;
     if (ctx.config.metrics.enabled && !this.#instruments.has(name)) this.#instruments.set(name, new SocketInstruments(metrics.events.namespace(name), metrics));
     // shared by every socket of the namespace (`this` is the socket) when no per-socket debug logger is needed
+    const hot = metrics.perConnection;
+    const connectsOk = hot.namespaceConnects.of2(name, "ok");
     const onDisconnect = function onDisconnect(this: Socket, reason: string): void {
-      metrics.socketsConnected.dec({ namespace: name, transport: transportOf(this) });
-      metrics.disconnects.inc({ namespace: name, reason: normalizeReason(reason) });
+      hot.socketsConnected.of2(name, transportOf(this)).value--;
+      hot.disconnects.of2(name, normalizeReason(reason)).value++;
     };
     io.of(name).on("connection", (socket: Socket) => {
       let transport = transportOf(socket);
-      metrics.socketsConnected.inc({ namespace: name, transport });
-      metrics.namespaceConnects.inc({ namespace: name, outcome: "ok" });
+      hot.socketsConnected.of2(name, transport).value++;
+      connectsOk.value++;
       // a child logger per socket costs heap for the connection's lifetime: only when debug lines will be written
       const log = logger.isLevelEnabled("debug") ? logger.child({ socketId: socket.id, namespace: name }) : undefined;
       log?.debug(
@@ -124,16 +129,16 @@ export class LifecycleObserver implements PylonModule {
         return;
       }
       const onUpgrade = (): void => {
-        metrics.socketsConnected.dec({ namespace: name, transport });
+        hot.socketsConnected.of2(name, transport).value--;
         transport = transportOf(socket);
-        metrics.socketsConnected.inc({ namespace: name, transport });
+        hot.socketsConnected.of2(name, transport).value++;
         log?.debug({ event: "upgrade", transport }, "socket upgraded");
       };
       socket.conn.on("upgrade", onUpgrade);
       socket.once("disconnect", (reason: string) => {
         socket.conn.off("upgrade", onUpgrade);
-        metrics.socketsConnected.dec({ namespace: name, transport });
-        metrics.disconnects.inc({ namespace: name, reason: normalizeReason(reason) });
+        hot.socketsConnected.of2(name, transport).value--;
+        hot.disconnects.of2(name, normalizeReason(reason)).value++;
         log?.debug({ event: "disconnect", reason, transport }, "socket disconnected");
       });
     });

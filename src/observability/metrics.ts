@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from "prom-client";
 import type { PylonConfig } from "../config/index.js";
 import { BucketHistogram } from "./bucket-histogram.js";
+import { DeferredSeries } from "./deferred-series.js";
 import { EventCounters } from "./event-tally.js";
 import { SecurityEvents } from "./security-events.js";
 
@@ -52,6 +53,19 @@ export class Metrics {
   readonly events = new EventCounters();
   /** Recent security events (ring buffer) and their counter. */
   readonly securityEvents: SecurityEvents;
+  /**
+   * The per-connection series of the metrics above, counted as plain numbers by the lifecycle observer and applied at
+   * scrape time (see DeferredSeries): a handshake costs no prom-client label hashing.
+   */
+  readonly perConnection = {
+    socketsConnected: new DeferredSeries<"namespace" | "transport">(["namespace", "transport"]),
+    engineConnections: new DeferredSeries<"protocol">(["protocol"]),
+    handshakes: new DeferredSeries<"outcome">(["outcome"]),
+    namespaceConnects: new DeferredSeries<"namespace" | "outcome">(["namespace", "outcome"]),
+    disconnects: new DeferredSeries<"namespace" | "reason">(["namespace", "reason"]),
+    engineCloses: new DeferredSeries<"reason">(["reason"]),
+    clientHandshakes: new DeferredSeries<"eio" | "client" | "version">(["eio", "client", "version"]),
+  };
   /** Payload bytes received, flushed into bytesIn at scrape time. */
   bytesInCount = 0;
   #bytesInFlushed = 0;
@@ -60,17 +74,23 @@ export class Metrics {
     this.prefix = config.prefix;
     // Default metrics include nodejs_eventloop_lag_seconds (+ percentiles) and nodejs_gc_duration_seconds (by kind).
     if (config.enabled && config.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: this.prefix });
-    this.socketsConnected = this.gauge({ name: "sockets_connected", help: "Connected sockets by namespace and transport", labelNames: ["namespace", "transport"] });
-    this.engineConnections = this.gauge({ name: "engine_connections", help: "Open Engine.IO connections by protocol version (EIO=3|4)", labelNames: ["protocol"] });
-    this.handshakes = this.counter({ name: "handshakes_total", help: "Engine.IO handshakes by outcome", labelNames: ["outcome"] });
-    this.namespaceConnects = this.counter({ name: "namespace_connects_total", help: "Namespace connects by namespace and outcome", labelNames: ["namespace", "outcome"] });
-    this.disconnects = this.counter({ name: "disconnects_total", help: "Socket disconnects by namespace and reason", labelNames: ["namespace", "reason"] });
+    const hot = this.perConnection;
+    this.socketsConnected = this.gauge({ name: "sockets_connected", help: "Connected sockets by namespace and transport", labelNames: ["namespace", "transport"], collect: () => hot.socketsConnected.flush(this.socketsConnected, "gauge") });
+    this.engineConnections = this.gauge({ name: "engine_connections", help: "Open Engine.IO connections by protocol version (EIO=3|4)", labelNames: ["protocol"], collect: () => hot.engineConnections.flush(this.engineConnections, "gauge") });
+    this.handshakes = this.counter({ name: "handshakes_total", help: "Engine.IO handshakes by outcome", labelNames: ["outcome"], collect: () => hot.handshakes.flush(this.handshakes, "counter") });
+    this.namespaceConnects = this.counter({ name: "namespace_connects_total", help: "Namespace connects by namespace and outcome", labelNames: ["namespace", "outcome"], collect: () => hot.namespaceConnects.flush(this.namespaceConnects, "counter") });
+    this.disconnects = this.counter({ name: "disconnects_total", help: "Socket disconnects by namespace and reason", labelNames: ["namespace", "reason"], collect: () => hot.disconnects.flush(this.disconnects, "counter") });
     this.engineErrors = this.counter({ name: "engine_connection_errors_total", help: "Rejected Engine.IO requests by error code", labelNames: ["code"] });
-    this.engineCloses = this.counter({ name: "engine_closes_total", help: "Engine.IO connection closes by reason", labelNames: ["reason"] });
+    this.engineCloses = this.counter({ name: "engine_closes_total", help: "Engine.IO connection closes by reason", labelNames: ["reason"], collect: () => hot.engineCloses.flush(this.engineCloses, "counter") });
     this.upgrades = this.counter({ name: "transport_upgrades_total", help: "Transport upgrades (polling -> websocket) by outcome: attempted, succeeded, failed", labelNames: ["outcome"] });
     this.upgradeFailures = this.counter({ name: "transport_upgrade_failures_total", help: "Failed upgrades by reason: probe_closed (websocket probe closed first), timeout (engine.upgradeTimeout), socket_closed", labelNames: ["reason"] });
     this.upgradeDuration = this.histogram({ name: "transport_upgrade_duration_seconds", help: "Time from the Engine.IO handshake to a completed upgrade to websocket", buckets: LATENCY_BUCKETS });
-    this.clientHandshakes = this.counter({ name: "client_handshakes_total", help: "Handshakes by client identity: EIO revision, client family (User-Agent), version (v query parameter)", labelNames: ["eio", "client", "version"] });
+    this.clientHandshakes = this.counter({
+      name: "client_handshakes_total",
+      help: "Handshakes by client identity: EIO revision, client family (User-Agent), version (v query parameter)",
+      labelNames: ["eio", "client", "version"],
+      collect: () => hot.clientHandshakes.flush(this.clientHandshakes, "counter"),
+    });
     const flushEvents = (): void => {
       if (this.eventsIn && this.eventsOut) this.events.flush(this.eventsIn, this.eventsOut);
     };

@@ -154,3 +154,31 @@ test("bytes in: Pylon's parser counts every frame once (direct decodeText, decli
   assert.equal(m.bytesInCount, 43 + 40 + 100);
   m.close();
 });
+
+test("DeferredSeries: plain counts applied at scrape time (counter: the increase, gauge: the value; a new cell shows at 0)", async () => {
+  const m = new Metrics(parseConfig({ metrics: { processMetrics: false } }).metrics);
+  const hot = m.perConnection;
+  const ok = hot.namespaceConnects.of2("/demo", "ok");
+  ok.value += 3;
+  m.namespaceConnects.inc({ namespace: "/", outcome: "invalid_namespace" }); // direct prom-client calls still add up
+  hot.socketsConnected.of2("/demo", "websocket").value += 2;
+  hot.socketsConnected.of2("/demo", "polling").value++;
+  hot.disconnects.of2("/demo", "transport close"); // created, nothing added yet
+  const read = async (): Promise<string> => (await m.render()).body;
+  let text = await read();
+  assert.match(text, /pylon_namespace_connects_total\{namespace="\/demo",outcome="ok"\} 3/);
+  assert.match(text, /pylon_namespace_connects_total\{namespace="\/",outcome="invalid_namespace"\} 1/);
+  assert.match(text, /pylon_sockets_connected\{namespace="\/demo",transport="websocket"\} 2/);
+  assert.match(text, /pylon_disconnects_total\{namespace="\/demo",reason="transport close"\} 0/);
+  ok.value++;
+  hot.socketsConnected.of2("/demo", "websocket").value--;
+  hot.socketsConnected.of2("/demo", "polling").value--;
+  assert.equal(hot.namespaceConnects.of2("/demo", "ok"), ok, "one cell per label set");
+  text = await read();
+  assert.match(text, /pylon_namespace_connects_total\{namespace="\/demo",outcome="ok"\} 4/, "a counter gets the increase once");
+  assert.match(text, /pylon_sockets_connected\{namespace="\/demo",transport="websocket"\} 1/);
+  assert.match(text, /pylon_sockets_connected\{namespace="\/demo",transport="polling"\} 0/);
+  text = await read();
+  assert.match(text, /pylon_namespace_connects_total\{namespace="\/demo",outcome="ok"\} 4/, "nothing applied twice");
+  m.close();
+});
