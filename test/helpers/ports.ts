@@ -1,7 +1,24 @@
 import { connect, createServer } from "node:net";
 
-/** A TCP port that was free on 127.0.0.1 a moment ago (the OS picks it; small race window, as with any such helper). */
-export function freePort(): Promise<number> {
+/** Ports this process handed out in the last minute: never handed out twice (parallel set-ups ask for several at
+ * once, and the OS may give a just-released port again, so two servers would race for it). */
+const handedOut = new Set<number>();
+const HANDED_OUT_MS = 60_000;
+
+/** A TCP port that was free on 127.0.0.1 a moment ago and that this process did not hand out recently (the OS picks
+ * it; a small race window with other processes remains, as with any such helper). */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await osFreePort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    setTimeout(() => handedOut.delete(port), HANDED_OUT_MS).unref();
+    return port;
+  }
+  throw new Error("freePort: the OS kept offering ports handed out a moment ago");
+}
+
+function osFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
