@@ -185,3 +185,17 @@ export class PylonEncoder extends Encoder {
     return super.encode(obj);
   }
 }
+
+/**
+ * encodeTextPacket() of an ACK packet `{ type: ACK, nsp, id, data }` without building the packet: the string
+ * socket.io-parser builds for it when `data` is plain JSON, else undefined (then its own encoder decides).
+ */
+export function encodeAckText(nsp: string, id: number, data: unknown[]): string | undefined {
+  if (!isPlainJson(data, 0)) return undefined;
+  return (nsp !== "/" ? "3" + nsp + "," : "3") + id + JSON.stringify(data);
+}
+
+/** Whether `encoder` encodes exactly like encodeTextPacket() (a PylonEncoder without a replacer). */
+export function encodesLikePylon(encoder: unknown): boolean {
+  return encoder instanceof PylonEncoder && (encoder as unknown as { replacer?: unknown }).replacer === undefined;
+}

@@ -24,7 +24,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Socket, type Namespace, type Server } from "socket.io";
-import { PylonDecoder } from "../protocol/parser.js";
+import { PylonDecoder, encodeAckText, encodesLikePylon } from "../protocol/parser.js";
 import { HeartbeatHandle, type HeartbeatWheel } from "./heartbeat-wheel.js";
 import { LazyMap, SmallMap } from "./small-maps.js";
 
@@ -237,9 +237,27 @@ export function isSoleListener(socket: Socket, middleware: unknown): boolean {
   return s.fns.length === 1 && s.fns[0] === middleware && (s._anyListeners === undefined || s._anyListeners.length === 0);
 }
 
-/** What socket.io's ack function sends (an ACK packet with the args, through the socket's `packet`), minus its checks. */
+interface AckClient {
+  encoder: unknown;
+  conn: { readyState: string };
+  writeToEngine(encodedPackets: string[], opts: { compress: boolean }): void;
+}
+
+/**
+ * What socket.io's ack function sends: `socket.packet({ id, type: ACK, data: args })`, which sets the namespace and
+ * `compress`, then Client#_packet: nothing unless the connection is open, the encoder's output to writeToEngine.
+ * With Pylon's encoder and plain-JSON args the string is built here (encodeAckText, the same string) and handed to
+ * writeToEngine directly; otherwise socket.io's own path runs.
+ */
 export function sendAck(socket: Socket, id: number, args: unknown[]): void {
-  (socket as unknown as { packet(p: { id: number; type: number; data: unknown[] }): void }).packet({ id, type: ACK_PACKET, data: args });
+  const client = socket.client as unknown as AckClient;
+  const str = encodesLikePylon(client.encoder) ? encodeAckText(socket.nsp.name, id, args) : undefined;
+  if (str === undefined) {
+    (socket as unknown as { packet(p: { id: number; type: number; data: unknown[] }): void }).packet({ id, type: ACK_PACKET, data: args });
+    return;
+  }
+  if (client.conn.readyState !== "open") return;
+  client.writeToEngine([str], { compress: true });
 }
 
 /** What socket.io's dispatch does once the middlewares passed: the socket's own listeners, if still connected. */

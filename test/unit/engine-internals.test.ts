@@ -145,6 +145,18 @@ test("socket.io's onevent: `packet.data || []`, its ack pushed last, any-listene
   assert.match(ack, /self\.packet\(\{\s*id: id,\s*type: socket_io_parser_1\.PacketType\.ACK,\s*data: args,?\s*\}\)/);
   const { PacketType } = await import("socket.io-parser");
   assert.equal(PacketType.ACK, 3);
+  // what Pylon's sendAck does in their place: socket.packet sets nsp and compress; Client#_packet drops the packet
+  // unless the connection is open, then hands the encoder's output to writeToEngine
+  const flat = (fn: unknown): string => Function.prototype.toString.call(fn).replace(/\s+/g, " ");
+  assert.match(flat(proto.packet), /packet\(packet, opts = \{\}\) \{ packet\.nsp = this\.nsp\.name; opts\.compress = false !== opts\.compress; this\.client\._packet\(packet, opts\); \}/);
+  const { createRequire } = await import("node:module");
+  const { dirname, join } = await import("node:path");
+  const req = createRequire(import.meta.url);
+  const Client = (req(join(dirname(req.resolve("socket.io")), "client.js")) as { Client: { prototype: Record<string, unknown> } }).Client;
+  assert.match(
+    flat(Client.prototype._packet),
+    /_packet\(packet, opts = \{\}\) \{ if \(this\.conn\.readyState !== "open"\) \{ debug\([^)]*\); return; \} const encodedPackets = opts\.preEncoded \? packet[^:]*: this\.encoder\.encode\(packet\); this\.writeToEngine\(encodedPackets, opts\); \}/,
+  );
   const dispatch = Function.prototype.toString.call(proto.dispatch);
   assert.match(dispatch, /this\.run\(event/);
   assert.match(dispatch, /process\.nextTick/);

@@ -179,3 +179,29 @@ test("direct path: handlers run in the stages' tick while the pipeline is the on
   assert.deepEqual(order.splice(0), ["stage:later", "app:later", "tick:later", "handler:later"], "socket.io's dispatch: pipeline, then the app's middleware, then the handler on a later tick");
   client.disconnect();
 });
+
+test("direct path acks: plain JSON built by Pylon, binary and non-plain values through socket.io's encoder; once only", async () => {
+  const pipeline = new EventPipeline();
+  const hooks: string[] = [];
+  pipeline.add({ name: "acks", order: 0, forNamespace: () => ({ onEvent: () => true, onAck: (_s, ev) => void hooks.push(String(ev.name)) }) });
+  const { io, url } = await serve(pipeline);
+  const nsp = io.of("/acks"); // the pipeline watches new namespaces
+  nsp.on("connection", (socket: Socket) => {
+    socket.on("plain", (ack: (...a: unknown[]) => void) => {
+      ack({ a: [1, "é", null] }, 2);
+      ack("twice"); // ignored, like socket.io's
+    });
+    socket.on("none", (ack: () => void) => ack());
+    socket.on("binary", (ack: (b: Buffer) => void) => ack(Buffer.from([1, 2, 3])));
+    socket.on("date", (ack: (d: Date) => void) => ack(new Date(0)));
+  });
+  const client = await connectClient(`${url}/acks`, { transports: ["websocket"] });
+  const call = (event: string): Promise<unknown[]> => new Promise((resolve) => client.emit(event, (...res: unknown[]) => resolve(res)));
+  assert.deepEqual(await call("plain"), [{ a: [1, "é", null] }, 2]);
+  assert.deepEqual(await call("none"), []);
+  const [bin] = await call("binary");
+  assert.deepEqual([...new Uint8Array(bin as ArrayBuffer)], [1, 2, 3], "a binary ack arrives as binary");
+  assert.deepEqual(await call("date"), ["1970-01-01T00:00:00.000Z"]);
+  assert.deepEqual(hooks, ["plain", "none", "binary", "date"], "ack hooks once per event");
+  client.disconnect();
+});

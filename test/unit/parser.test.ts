@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import type * as Parser from "socket.io-parser";
-import { PylonDecoder, PylonEncoder, decodeTextPacket, encodeTextPacket } from "../../src/protocol/parser.js";
+import { PylonDecoder, PylonEncoder, decodeTextPacket, encodeAckText, encodeTextPacket, encodesLikePylon } from "../../src/protocol/parser.js";
 
 const reference = createRequire(import.meta.url)("socket.io-parser") as typeof Parser;
 
@@ -169,4 +169,18 @@ test("encoder: same output as socket.io-parser for text, nested, special and bin
   }
   assert.equal(encodeTextPacket({ type: 3, nsp: "/chat", id: 7, data: [{ ok: true }] }), '3/chat,7[{"ok":true}]', "direct path taken");
   assert.equal(encodeTextPacket({ type: 2, nsp: "/", data: ["buf", Buffer.from([1])] }), undefined, "binary declined");
+});
+
+test("encodeAckText: the reference encoder's string for plain-JSON acks, undefined for the rest", () => {
+  const enc = new reference.Encoder();
+  for (const nsp of ["/", "/demo"]) {
+    for (const data of [[], [1], ["é", { a: [null, true, 1.5] }], [{ deep: { er: [[1]] } }]] as unknown[][]) {
+      const [want] = enc.encode({ type: 3, nsp, id: 42, data });
+      assert.equal(encodeAckText(nsp, 42, data), want);
+    }
+  }
+  assert.equal(encodeAckText("/", 1, [Buffer.from([1])]), undefined);
+  assert.equal(encodeAckText("/", 1, [new Date(0)]), undefined);
+  assert.ok(encodesLikePylon(new PylonEncoder()));
+  assert.ok(!encodesLikePylon(new reference.Encoder()));
 });
