@@ -190,9 +190,8 @@ class NamespacePipeline {
 }
 
 /**
- * Pylon's ack function for one event (the direct path): sends once, like socket.io's (an ACK packet with the args,
- * through socket.packet), records when, and calls the stages' ack hooks. One closure instead of socket.io's plus a
- * wrapper.
+ * Pylon's ack function for one event (the direct path): sends once, like socket.io's (an ACK packet with the args:
+ * sendAck), records when, and calls the stages' ack hooks. One closure instead of socket.io's plus a wrapper.
  */
 function ackFunction(socket: Socket, id: number, ev: InboundEvent, stages: readonly NamespaceStage[]): Ack {
   return function pylonAck(...args: unknown[]): void {

@@ -519,6 +519,10 @@ function soleMatch(events: Record<string | symbol, Listener | Listener[] | undef
 // - engine.io Socket#onPacket(packet), for a "message" packet on an "open" socket: emits "packet" (packet), refreshes
 //   the pong timeout once per ping (protocol 4: `pingTimeoutTimer` non-null and `!hasRefreshedPingTimeout`, then
 //   `refresh()` and sets the flag), then emits "data" and "message" (packet.data); nothing else.
+// - engine.io WebSocket transport: one ws "message" listener (a closure) that turns a text frame into a string and
+//   calls `onData(message)`, which is `onPacket(parser.decodePacket(data))`, which emits "packet"; engine.io-parser
+//   decodes "4" + data as `{ type: "message", data }` ("4" alone has no data).
+// - socket.io Socket: `_onpacket(packet)` calls `this.onevent(packet)` for an EVENT, after a debug() call.
 // - socket.io Client: `conn.on("data", this.ondata)` with `ondata` bound on the instance, `decoder`, `nsps` (Map by
 //   namespace name, read through the property), `ondecoded` bound on the instance; for a decoded packet other than
 //   CONNECT / CONNECT_ERROR whose namespace has a socket it runs `socket._onpacket(packet)` on the next tick.
