@@ -95,10 +95,14 @@ interface OutPacket {
 export function encodeTextPacket(packet: OutPacket): string | undefined {
   const { type, data } = packet;
   if ((type !== EVENT && type !== ACK) || !isPlainJson(data, 0)) return undefined;
+  return textOf(type, packet.nsp, packet.id, data);
+}
+
+/** encodeAsString() of an EVENT / ACK packet with plain-JSON data (checked by the callers). */
+function textOf(type: number, nsp: string | undefined, id: number | undefined, data: unknown): string {
   let str = type === EVENT ? "2" : "3";
-  const nsp = packet.nsp;
   if (nsp && nsp !== "/") str += nsp + ",";
-  if (packet.id != null) str += packet.id;
+  if (id != null) str += id;
   if (data != null) str += JSON.stringify(data);
   return str;
 }
@@ -112,6 +116,10 @@ interface DecoderInternals {
 /** Where the decoder keeps an inbound event's size on the packet's data array (see wireSizeOf). */
 const WIRE_SIZE = Symbol("pylon.wireSize");
 type Sized = unknown[] & { [WIRE_SIZE]?: number };
+
+function setWireSize(data: unknown, size: number): void {
+  (data as Sized)[WIRE_SIZE] = size;
+}
 
 /**
  * The size of an inbound event as received: its text frame's length plus the bytes of its binary attachments (the
@@ -145,7 +153,7 @@ export class PylonDecoder extends Decoder {
     const self = this as unknown as DecoderInternals;
     if (self.reconstructor != null || self.opts.reviver !== undefined) return undefined;
     const packet = decodeTextPacket(str);
-    if (packet !== undefined && packet.type === EVENT) (packet.data as Sized)[WIRE_SIZE] = str.length;
+    if (packet !== undefined && packet.type === EVENT) setWireSize(packet.data, str.length);
     return packet;
   }
 
@@ -170,7 +178,7 @@ Object.defineProperty(PylonDecoder.prototype, "decodeString", {
   writable: true,
   value: function decodeString(this: unknown, str: string): { type: number; data?: unknown } {
     const packet = referenceDecodeString.call(this, str);
-    if ((packet.type === EVENT || packet.type === BINARY_EVENT) && Array.isArray(packet.data)) (packet.data as Sized)[WIRE_SIZE] = str.length;
+    if ((packet.type === EVENT || packet.type === BINARY_EVENT) && Array.isArray(packet.data)) setWireSize(packet.data, str.length);
     return packet;
   },
 });
@@ -191,8 +199,7 @@ export class PylonEncoder extends Encoder {
  * socket.io-parser builds for it when `data` is plain JSON, else undefined (then its own encoder decides).
  */
 export function encodeAckText(nsp: string, id: number, data: unknown[]): string | undefined {
-  if (!isPlainJson(data, 0)) return undefined;
-  return (nsp !== "/" ? "3" + nsp + "," : "3") + id + JSON.stringify(data);
+  return isPlainJson(data, 0) ? textOf(ACK, nsp, id, data) : undefined;
 }
 
 /** Whether `encoder` encodes exactly like encodeTextPacket() (a PylonEncoder without a replacer). */

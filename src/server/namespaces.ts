@@ -23,16 +23,19 @@ export class NamespaceRegistry implements PylonModule {
   }
 
   setup(ctx: PylonContext): void {
+    const connects = ctx.metrics.perConnection.namespaceConnects;
     if (!this.#names.includes("/")) {
+      const refusedRoot = connects.of2("/", "invalid_namespace");
       ctx.io.of("/").use((_socket, next) => {
-        ctx.metrics.namespaceConnects.inc({ namespace: "/", outcome: "invalid_namespace" });
+        refusedRoot.value++;
         next(new PylonError("invalid_namespace"));
       });
     }
     // Undeclared names: a parent-namespace predicate that always says no lets socket.io answer its standard
     // "Invalid namespace" while we count the attempt.
+    const refusedUndeclared = connects.of2("undeclared", "invalid_namespace");
     ctx.io.of((_name: string, _auth: unknown, next: (err: Error | null, ok: boolean) => void) => {
-      ctx.metrics.namespaceConnects.inc({ namespace: "undeclared", outcome: "invalid_namespace" });
+      refusedUndeclared.value++;
       next(null, false);
     });
     for (const name of this.#names) {
