@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type CounterConfiguration, type GaugeConfiguration, type HistogramConfiguration } from "prom-client";
 import type { PylonConfig } from "../config/index.js";
-import { BucketHistogram } from "./bucket-histogram.js";
+import { BucketHistogram, type HistogramSeries } from "./bucket-histogram.js";
 import { DeferredSeries } from "./deferred-series.js";
 import { EventCounters } from "./event-tally.js";
 import { SecurityEvents } from "./security-events.js";
@@ -38,7 +38,7 @@ export class Metrics {
   /** Failed upgrades by reason: probe_closed, timeout, socket_closed. */
   readonly upgradeFailures: Counter<"reason">;
   /** Time from the handshake to a completed upgrade to websocket. */
-  readonly upgradeDuration: Histogram;
+  readonly upgradeDuration: HistogramSeries;
   /** Handshakes by client identity (EIO revision, client family, `v` version). */
   readonly clientHandshakes: Counter<"eio" | "client" | "version">;
   /** Events received from clients, by namespace and declared event name ("other" otherwise). */
@@ -65,6 +65,7 @@ export class Metrics {
     disconnects: new DeferredSeries<"namespace" | "reason">(["namespace", "reason"]),
     engineCloses: new DeferredSeries<"reason">(["reason"]),
     clientHandshakes: new DeferredSeries<"eio" | "client" | "version">(["eio", "client", "version"]),
+    upgrades: new DeferredSeries<"outcome">(["outcome"]),
   };
   /** Payload bytes received, flushed into bytesIn at scrape time. */
   bytesInCount = 0;
@@ -82,9 +83,13 @@ export class Metrics {
     this.disconnects = this.counter({ name: "disconnects_total", help: "Socket disconnects by namespace and reason", labelNames: ["namespace", "reason"], collect: () => hot.disconnects.flush(this.disconnects, "counter") });
     this.engineErrors = this.counter({ name: "engine_connection_errors_total", help: "Rejected Engine.IO requests by error code", labelNames: ["code"] });
     this.engineCloses = this.counter({ name: "engine_closes_total", help: "Engine.IO connection closes by reason", labelNames: ["reason"], collect: () => hot.engineCloses.flush(this.engineCloses, "counter") });
-    this.upgrades = this.counter({ name: "transport_upgrades_total", help: "Transport upgrades (polling -> websocket) by outcome: attempted, succeeded, failed", labelNames: ["outcome"] });
+    this.upgrades = this.counter({ name: "transport_upgrades_total", help: "Transport upgrades (polling -> websocket) by outcome: attempted, succeeded, failed", labelNames: ["outcome"], collect: () => hot.upgrades.flush(this.upgrades, "counter") });
     this.upgradeFailures = this.counter({ name: "transport_upgrade_failures_total", help: "Failed upgrades by reason: probe_closed (websocket probe closed first), timeout (engine.upgradeTimeout), socket_closed", labelNames: ["reason"] });
-    this.upgradeDuration = this.histogram({ name: "transport_upgrade_duration_seconds", help: "Time from the Engine.IO handshake to a completed upgrade to websocket", buckets: LATENCY_BUCKETS });
+    // once per upgrade, like a handshake: a BucketHistogram series (no label hashing per observation)
+    this.upgradeDuration = new BucketHistogram(
+      { name: this.prefix + "transport_upgrade_duration_seconds", help: "Time from the Engine.IO handshake to a completed upgrade to websocket", buckets: LATENCY_BUCKETS, series: [{}] },
+      this.registry,
+    ).series({});
     this.clientHandshakes = this.counter({
       name: "client_handshakes_total",
       help: "Handshakes by client identity: EIO revision, client family (User-Agent), version (v query parameter)",
@@ -118,7 +123,7 @@ export class Metrics {
     this.securityEvents = new SecurityEvents(SECURITY_EVENTS_CAPACITY, securityCounter);
     this.declareEvents(config.eventNames);
     // Series alerts and dashboards divide by exist from the start (0), not only after the first occurrence.
-    for (const outcome of ["attempted", "succeeded", "failed"]) this.upgrades.inc({ outcome }, 0);
+    for (const outcome of ["attempted", "succeeded", "failed"]) hot.upgrades.of1(outcome);
     for (const reason of ["probe_closed", "timeout", "socket_closed"]) this.upgradeFailures.inc({ reason }, 0);
     this.handshakes.inc({ outcome: "ok" }, 0);
   }

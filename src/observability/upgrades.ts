@@ -43,7 +43,7 @@ export class UpgradeTracker {
     };
     this.#pending.set(sid, entry);
     socket.once("close", entry.onClose);
-    this.#metrics.upgrades.inc({ outcome: "attempted" });
+    this.#metrics.perConnection.upgrades.of1("attempted").value++;
   }
 
   /** The engine socket `sid` completed its upgrade; `sinceHandshakeMs` is the time since its handshake. */
@@ -53,7 +53,7 @@ export class UpgradeTracker {
       this.#pending.delete(sid);
       entry.socket.off("close", entry.onClose);
     }
-    this.#metrics.upgrades.inc({ outcome: "succeeded" });
+    this.#metrics.perConnection.upgrades.of1("succeeded").value++;
     this.#metrics.upgradeDuration.observe(sinceHandshakeMs / 1000);
   }
 
@@ -67,7 +67,7 @@ export class UpgradeTracker {
     if (!entry) return;
     this.#pending.delete(sid);
     entry.socket.off("close", entry.onClose);
-    this.#metrics.upgrades.inc({ outcome: "failed" });
+    this.#metrics.perConnection.upgrades.of1("failed").value++;
     this.#metrics.upgradeFailures.inc({ reason });
   }
 

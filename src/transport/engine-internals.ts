@@ -768,24 +768,36 @@ type Intern = <T>(value: T) => T;
  * time, url, address and header / query values, the engine connection's remoteAddress and the released request's url
  * and address. Same content, so nothing visible changes; ~0.2-0.3 KB per connection with a typical browser's headers.
  */
+/**
+ * Handshake values unique to one connection, never interned: they would only fill the bounded table (and empty it,
+ * which drops the shared copies too). `sec-websocket-key` is random per upgrade; `t` is the cache-buster that polling
+ * clients put on every request, and a URL that carries it is unique too.
+ */
+const UNIQUE_HEADER = "sec-websocket-key";
+const UNIQUE_QUERY = "t";
+
 function internHandshake(socket: Socket, intern: Intern): void {
   const h = socket.handshake as unknown as Record<string, unknown> & { headers?: Record<string, unknown>; query?: Record<string, unknown> };
+  const uniqueUrl = h.query != null && typeof h.query === "object" && h.query[UNIQUE_QUERY] !== undefined;
   h.time = intern(h.time);
-  h.url = intern(h.url);
+  if (!uniqueUrl) h.url = intern(h.url);
   h.address = intern(h.address);
-  for (const obj of [h.headers, h.query]) {
-    if (obj == null || typeof obj !== "object") continue;
-    for (const k of Object.keys(obj)) {
-      const v = obj[k];
-      if (typeof v === "string" && k !== "sec-websocket-key") obj[k] = intern(v);
-    }
-  }
+  internValues(h.headers, UNIQUE_HEADER, intern);
+  internValues(h.query, UNIQUE_QUERY, intern);
   const conn = socket.conn as unknown as { remoteAddress?: unknown; request?: { pylonReleased?: boolean; url?: unknown; socket?: { remoteAddress?: unknown } } };
   conn.remoteAddress = intern(conn.remoteAddress);
   const req = conn.request;
   if (req?.pylonReleased === true) {
-    req.url = intern(req.url);
+    if (!uniqueUrl) req.url = intern(req.url);
     if (req.socket != null) req.socket.remoteAddress = intern(req.socket.remoteAddress);
+  }
+}
+
+function internValues(obj: Record<string, unknown> | undefined, unique: string, intern: Intern): void {
+  if (obj == null || typeof obj !== "object") return;
+  for (const k of Object.keys(obj)) {
+    const v = obj[k];
+    if (typeof v === "string" && k !== unique) obj[k] = intern(v);
   }
 }
 

@@ -423,6 +423,22 @@ test("compactConnection with an interner keeps handshake values equal", async ()
   other.client.disconnect();
 });
 
+test("compactConnection leaves per-connection values out of the interner (polling cache-buster, its URL)", async () => {
+  const { server, client } = await serverSocketFor(["polling"]);
+  const before = JSON.stringify(server.handshake);
+  const offered: unknown[] = [];
+  const interner = new StringInterner();
+  compactConnection(server, { intern: (v) => (offered.push(v), interner.intern(v)) });
+  assert.equal(JSON.stringify(server.handshake), before);
+  const t = server.handshake.query.t;
+  assert.equal(typeof t, "string", "the polling client sent its cache-buster");
+  assert.ok(!offered.includes(t), "the cache-buster is not interned");
+  assert.ok(!offered.includes(server.handshake.url), "a URL with the cache-buster is not interned");
+  assert.ok(offered.includes(server.handshake.query.EIO), "the other query values are");
+  assert.ok(offered.includes(server.handshake.headers.host), "and the headers");
+  client.disconnect();
+});
+
 test("compactConnection on a polling connection that then upgrades keeps working", async () => {
   const nsp = io.of("/up");
   nsp.on("connection", (s) => {
