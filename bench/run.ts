@@ -11,6 +11,7 @@ import { chartSvg, renderPng, type CurveData } from "./lib/chart.js";
 import { CpuMeter, cpuWindow, settle, TICK_US } from "./lib/cpu.js";
 import { topFrames, type Frame } from "./lib/profile.js";
 import { figureResult, renderTable, tableRows, COLUMNS, median, type FigureResult } from "./lib/report.js";
+import { checkTargets, targetRows } from "./lib/targets.js";
 import { buildBench, hardFdLimit, noServer, REPO_ROOT, SERVER_KINDS, startServer, type ServerHandle, type ServerKind } from "./lib/servers.js";
 import type { Suite, SuiteContext } from "./lib/suite.js";
 import { SUITES } from "./suites/index.js";
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
   }
   const rows = tableRows(figures);
   const table = renderTable(rows);
+  const targets = checkTargets(figures);
   const curveOut: Record<string, { title: string; xLabel: string; yLabel: string; data: Partial<CurveData> }> = {};
   for (const suite of suites) {
     for (const def of suite.curves ?? []) {
@@ -218,6 +220,7 @@ async function main(): Promise<void> {
     columns: [...COLUMNS],
     table: rows,
     figures,
+    targets,
     curves: curveOut,
     profiles,
     profileFiles,
@@ -235,6 +238,10 @@ async function main(): Promise<void> {
   };
   writeFileSync(jsonFile, JSON.stringify(result, null, 2));
   process.stdout.write(`\n${table}\n\n`);
+  if (targets.length) {
+    const met = targets.filter((t) => t.verdict === "met" || t.verdict === "met, not in every repetition").length;
+    process.stdout.write(`targets (ratio of medians, per-repetition range): ${met} of ${targets.length} met\n${renderTable(targetRows(targets), ["target", "ratio", "verdict"])}\n\n`);
+  }
   if (Object.keys(profiles).length) {
     for (const [name, frames] of Object.entries(profiles)) {
       process.stdout.write(`top self-time frames, ${name}:\n${frames.map((f) => `  ${f.self.toFixed(1).padStart(5)}%  ${f.fn}  ${f.where}`).join("\n")}\n\n`);

@@ -77,9 +77,9 @@ export function fmtNum(v: number | null): string {
   return v.toFixed(2);
 }
 
-export function fmtRatio(v: number | null, range: RatioRange | null = null): string {
+export function fmtRatio(v: number | null, range: RatioRange | null = null, digits = 2): string {
   if (v === null) return "n/a";
-  return range === null ? `${v.toFixed(2)}x` : `${v.toFixed(2)}x (${range.min.toFixed(2)}-${range.max.toFixed(2)})`;
+  return range === null ? `${v.toFixed(digits)}x` : `${v.toFixed(digits)}x (${range.min.toFixed(digits)}-${range.max.toFixed(digits)})`;
 }
 
 export function tableRows(figs: readonly FigureResult[]): string[][] {
@@ -93,10 +93,10 @@ export function tableRows(figs: readonly FigureResult[]): string[][] {
   ]);
 }
 
-/** A Markdown table (readable as plain text too). */
-export function renderTable(rows: readonly string[][]): string {
-  const all = [[...COLUMNS], ...rows];
-  const widths = COLUMNS.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+/** A Markdown table (readable as plain text too): the first column left-aligned, the others right-aligned. */
+export function renderTable(rows: readonly string[][], columns: readonly string[] = COLUMNS): string {
+  const all = [[...columns], ...rows];
+  const widths = columns.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   const line = (r: readonly string[]): string => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join(" | ")} |`;
-  return [line(COLUMNS), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|")}|`, ...rows.map(line)].join("\n");
+  return [line(columns), `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : "-".repeat(w + 1) + ":")).join("|")}|`, ...rows.map(line)].join("\n");
 }
