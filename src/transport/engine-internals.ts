@@ -764,11 +764,6 @@ interface ConnMemoryInternals {
 type Intern = <T>(value: T) => T;
 
 /**
- * Replaces per-connection copies of strings that repeat across connections with one shared copy: socket.handshake's
- * time, url, address and header / query values, the engine connection's remoteAddress and the released request's url
- * and address. Same content, so nothing visible changes; ~0.2-0.3 KB per connection with a typical browser's headers.
- */
-/**
  * Handshake values unique to one connection, never interned: they would only fill the bounded table (and empty it,
  * which drops the shared copies too). `sec-websocket-key` is random per upgrade; `t` is the cache-buster that polling
  * clients put on every request, and a URL that carries it is unique too.
@@ -776,6 +771,11 @@ type Intern = <T>(value: T) => T;
 const UNIQUE_HEADER = "sec-websocket-key";
 const UNIQUE_QUERY = "t";
 
+/**
+ * Replaces per-connection copies of strings that repeat across connections with one shared copy: socket.handshake's
+ * time, url, address and header / query values, the engine connection's remoteAddress and the released request's url
+ * and address. Same content, so nothing visible changes; ~0.2-0.3 KB per connection with a typical browser's headers.
+ */
 function internHandshake(socket: Socket, intern: Intern): void {
   const h = socket.handshake as unknown as Record<string, unknown> & { headers?: Record<string, unknown>; query?: Record<string, unknown> };
   const uniqueUrl = h.query != null && typeof h.query === "object" && h.query[UNIQUE_QUERY] !== undefined;
