@@ -39,6 +39,11 @@ const AGAINST_SOCKETIO: Readonly<Record<string, { max: number; what: string }>> 
   "memory.heap_kb_per_conn": { max: 0.7, what: "heap per idle connection" },
 };
 
+/** True for the two verdicts whose median meets the bound. */
+export function isMet(v: Verdict): boolean {
+  return v === "met" || v === "met, not in every repetition";
+}
+
 function verdict(ratio: number, range: RatioRange | null, bound: number, atMost: boolean): Verdict {
   const ok = (r: number): boolean => (atMost ? r <= bound : r >= bound);
   if (range === null) return ok(ratio) ? "met" : "not met";

@@ -54,8 +54,9 @@ export class Metrics {
   /** Recent security events (ring buffer) and their counter. */
   readonly securityEvents: SecurityEvents;
   /**
-   * The per-connection series of the metrics above, counted as plain numbers by the lifecycle observer and applied at
-   * scrape time (see DeferredSeries): a handshake costs no prom-client label hashing.
+   * The per-connection series of the metrics above, counted as plain numbers (by the lifecycle observer; upgrades by
+   * the upgrade tracker) and applied at scrape time (see DeferredSeries): a handshake or an upgrade costs no
+   * prom-client label hashing.
    */
   readonly perConnection = {
     socketsConnected: new DeferredSeries<"namespace" | "transport">(["namespace", "transport"]),

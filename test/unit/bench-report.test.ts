@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { COLUMNS, figureResult, median, renderTable, tableRows } from "../../bench/lib/report.js";
-import { checkTargets, targetRows } from "../../bench/lib/targets.js";
+import { checkTargets, isMet, targetRows } from "../../bench/lib/targets.js";
 
 test("bench figures: medians per server, ratios against socket.io and ws, n/a where a figure does not apply", () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -57,6 +57,7 @@ test("bench targets: never worse than socket.io on every figure, the tighter soc
   assert.equal(by("fanout.1000.cpu_us_per_delivery", "ws")?.verdict, "not met, met in some repetitions");
   assert.equal(by("fanout.1000.cpu_us_per_delivery", "socket.io"), undefined, "no socket.io value, no check");
   assert.equal(checks.length, 5);
+  assert.equal(checks.filter((c) => isMet(c.verdict)).length, 4, "the two met verdicts count as met");
   const rows = targetRows(checks);
   assert.deepEqual(rows.find((r) => r[0]!.startsWith("heap")), ["heap per idle connection <= 0.7x socket.io", "0.650x", "met"]);
   assert.equal(renderTable(rows, ["target", "ratio", "verdict"]).split("\n").length, 2 + checks.length);
